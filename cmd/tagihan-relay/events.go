@@ -1,0 +1,329 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func cmdEvents(env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return &usageError{"events: give list, show ID or resolve ID"}
+	}
+	switch args[0] {
+	case "list":
+		return cmdEventsList(env, args[1:])
+	case "show":
+		return cmdEventsShow(env, args[1:])
+	case "resolve":
+		return cmdEventsResolve(env, args[1:])
+	}
+	return &usageError{fmt.Sprintf("events: unknown subcommand %q (list, show, resolve)", args[0])}
+}
+
+func cmdEventsList(env *cliEnv, args []string) error {
+	fs := env.flags("events list")
+	env.clientFlags(fs)
+	var f relay.EventFilter
+	var since, until string
+	var all bool
+	fs.StringVar(&f.Q, "q", "", "find by event id, document number, subject or counterparty name")
+	fs.StringVar(&f.Q, "search", "", "same as --q")
+	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob, e.g. transaction.*")
+	fs.StringVar(&f.Status, "status", "", "unparsed, unrouted, pending, delivered, dead or needs_review")
+	fs.StringVar(&f.Subject, "subject", "", "transaction/payment/subscription/party id")
+	fs.StringVar(&since, "since", "", "from (duration back from now, or RFC 3339)")
+	fs.StringVar(&until, "until", "", "until (duration back from now, or RFC 3339)")
+	fs.IntVar(&f.Limit, "limit", 100, "events per page (max 1000)")
+	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
+	fs.BoolVar(&all, "all", false, "follow next_cursor through every page")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	now := time.Now()
+	var err error
+	if f.Since, err = parseWhen("since", since, now); err != nil {
+		return err
+	}
+	if f.Until, err = parseWhen("until", until, now); err != nil {
+		return err
+	}
+	b, err := env.openBackend(false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	asJSON := env.wantJSON()
+	var tw *tabwriter.Writer
+	if !asJSON {
+		tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RECEIVED\tID\tTYPE\tSTATUS\tSUBJECT\tDOCUMENT\tCOUNTERPARTY")
+	}
+	enc := json.NewEncoder(env.stdout)
+	for {
+		page, err := b.ListEvents(env.ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Events {
+			if asJSON {
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
+				continue
+			}
+			typ := e.Type
+			if e.Test {
+				typ += " (test)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.Status, dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+		}
+		if !all || page.NextCursor == "" {
+			if tw != nil {
+				tw.Flush()
+				if page.NextCursor != "" {
+					fmt.Fprintf(env.stderr, "more: --cursor %s (or --all)\n", page.NextCursor)
+				}
+			}
+			return nil
+		}
+		f.Cursor = page.NextCursor
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdEventsShow(env *cliEnv, args []string) error {
+	fs := env.flags("events show")
+	env.clientFlags(fs)
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{"events show: give one event ID"}
+	}
+	b, err := env.openBackend(false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	d, err := b.GetEvent(env.ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if env.wantJSON() {
+		return env.printJSON(d)
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "Event     %s\n", d.ID)
+	fmt.Fprintf(w, "Type      %s%s\n", dash(d.Type), map[bool]string{true: " (test)"}[d.Test])
+	fmt.Fprintf(w, "Status    %s\n", d.Status)
+	fmt.Fprintf(w, "Subject   %s\n", dash(d.Subject))
+	if d.DocumentNumber != "" || d.Counterparty != "" {
+		fmt.Fprintf(w, "Document  %s  %s\n", dash(d.DocumentNumber), d.Counterparty)
+	}
+	fmt.Fprintf(w, "Received  %s", d.ReceivedAt.Format(time.RFC3339Nano))
+	if d.Duplicates > 0 {
+		fmt.Fprintf(w, "  (+%d duplicates, last %s)", d.Duplicates, d.LastReceivedAt.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
+	if d.ParseError != "" {
+		fmt.Fprintf(w, "Unparsed  %s\n", d.ParseError)
+	}
+	fmt.Fprintln(w, "\nDeliveries:")
+	if len(d.Deliveries) == 0 {
+		fmt.Fprintln(w, "  (none: no sink wanted this event)")
+	}
+	for _, dl := range d.Deliveries {
+		fmt.Fprintf(w, "  %-14s %-12s attempts=%d", dl.Sink, dl.State, dl.Attempts)
+		if dl.NextAttemptAt != nil {
+			fmt.Fprintf(w, " next=%s", dl.NextAttemptAt.Local().Format(time.RFC3339))
+		}
+		if doc := dl.Result["document_number"]; doc != "" {
+			fmt.Fprintf(w, " document=%s", doc)
+		}
+		if dl.LastError != "" {
+			fmt.Fprintf(w, "\n%17s last error: %s", "", dl.LastError)
+		}
+		fmt.Fprintln(w)
+		for _, a := range dl.History {
+			fmt.Fprintf(w, "%17s %s  %-9s %4s %6dms  %s\n", "", a.At.Local().Format("2006-01-02 15:04:05"), a.Outcome, statusText(a.StatusCode), a.Duration.Milliseconds(), a.Error)
+		}
+		if dl.State == relay.StateNeedsReview {
+			fmt.Fprintf(w, "%17s needs review: check %s for this document, then\n%17s tagihan-relay events resolve %s --sink %s --delivered --document-number N   (found it)\n%17s tagihan-relay events resolve %s --sink %s --retry   (not there; may create a second document if it is)\n", "", dl.Sink, "", d.ID, dl.Sink, "", d.ID, dl.Sink)
+		}
+	}
+	for _, c := range d.Created {
+		fmt.Fprintf(w, "Created   %s document %s for %s (event %s, %s)\n", c.Sink, dash(c.DocumentNumber), c.Subject, c.EventID, c.CreatedAt.Format(time.RFC3339))
+	}
+	for _, op := range d.Operations {
+		fmt.Fprintf(w, "Operator  %s %s %s %s %s\n", op.At.Local().Format(time.RFC3339), op.Operator, op.Action, op.Sink, op.Detail)
+	}
+	fmt.Fprintln(w, "\nHeaders:")
+	for k, v := range d.Raw.Headers {
+		if strings.EqualFold(k, relay.HeaderSignature) && len(v) > 24 {
+			v = v[:24] + "…"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", k, v)
+	}
+	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Raw.BodyBase64), d.Raw.BodyBase64)
+	if len(d.Event) > 0 {
+		fmt.Fprintf(w, "\nCloudEvent:\n%s\n", d.Event)
+	}
+	return nil
+}
+
+func statusText(code int) string {
+	if code == 0 {
+		return "-"
+	}
+	return fmt.Sprint(code)
+}
+
+func cmdEventsResolve(env *cliEnv, args []string) error {
+	fs := env.flags("events resolve")
+	env.clientFlags(fs)
+	var res relay.Resolution
+	var delivered, retry bool
+	var doc string
+	fs.StringVar(&res.Sink, "sink", "", "the sink whose delivery needs review")
+	fs.BoolVar(&delivered, "delivered", false, "the document exists at the sink: mark delivered")
+	fs.StringVar(&doc, "document-number", "", "with --delivered: the document number found at the sink")
+	fs.BoolVar(&retry, "retry", false, "the document does not exist at the sink: send again")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || res.Sink == "" || delivered == retry {
+		return &usageError{"events resolve: give ID, --sink S and one of --delivered or --retry"}
+	}
+	res.Outcome = "retry"
+	if delivered {
+		res.Outcome = "delivered"
+		if doc != "" {
+			res.Result = map[string]string{"document_number": doc}
+		}
+	}
+	b, err := env.openBackend(true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Resolve(env.ctx, fs.Arg(0), res); err != nil {
+		return err
+	}
+	if env.wantJSON() {
+		return env.printJSON(map[string]any{"resolved": true, "event_id": fs.Arg(0), "sink": res.Sink, "outcome": res.Outcome})
+	}
+	fmt.Fprintf(env.stdout, "resolved %s at %s: %s\n", fs.Arg(0), res.Sink, res.Outcome)
+	return nil
+}
+
+func cmdDeadLetters(env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return &usageError{"dead-letters: give list or redrive"}
+	}
+	switch args[0] {
+	case "list":
+		return cmdDeadLettersList(env, args[1:])
+	case "redrive":
+		return cmdDeadLettersRedrive(env, args[1:])
+	}
+	return &usageError{fmt.Sprintf("dead-letters: unknown subcommand %q (list, redrive)", args[0])}
+}
+
+func cmdDeadLettersList(env *cliEnv, args []string) error {
+	fs := env.flags("dead-letters list")
+	env.clientFlags(fs)
+	var f relay.DeadLetterFilter
+	var since string
+	fs.StringVar(&f.Sink, "sink", "", "only this sink")
+	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob")
+	fs.StringVar(&f.State, "state", "", "dead or needs_review (default both)")
+	fs.StringVar(&since, "since", "", "dead since (duration or RFC 3339)")
+	fs.IntVar(&f.Limit, "limit", 1000, "at most this many")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if f.Since, err = parseWhen("since", since, time.Now()); err != nil {
+		return err
+	}
+	b, err := env.openBackend(false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	page, err := b.ListDeadLetters(env.ctx, f)
+	if err != nil {
+		return err
+	}
+	if env.wantJSON() {
+		enc := json.NewEncoder(env.stdout)
+		for _, d := range page.DeadLetters {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SINCE\tEVENT\tSINK\tSTATE\tTYPE\tSUBJECT\tATTEMPTS\tLAST\tREASON")
+	for _, d := range page.DeadLetters {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.DeadAt.Local().Format("2006-01-02 15:04:05"), d.EventID, d.Sink, d.State, dash(d.Type), dash(d.Subject), d.Attempts, statusText(d.LastStatus), truncate(d.Reason, 100))
+	}
+	return tw.Flush()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func cmdDeadLettersRedrive(env *cliEnv, args []string) error {
+	fs := env.flags("dead-letters redrive")
+	env.clientFlags(fs)
+	var r relay.Redrive
+	fs.StringVar(&r.Sink, "sink", "", "only this sink's dead letters (with IDs: only that sink's deliveries)")
+	fs.StringVar(&r.Type, "type", "", "only events of this TagihanAI type glob")
+	fs.BoolVar(&r.All, "all", false, "every dead letter")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	r.IDs = fs.Args()
+	if r.Empty() {
+		return &usageError{"dead-letters redrive: give IDs, --sink, --type or --all"}
+	}
+	b, err := env.openBackend(true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	n, err := b.Redrive(env.ctx, r)
+	if err != nil {
+		return err
+	}
+	if env.wantJSON() {
+		return env.printJSON(map[string]int{"redriven": n})
+	}
+	fmt.Fprintf(env.stdout, "redriven: %d (needs_review deliveries are never redriven in bulk: resolve them one by one)\n", n)
+	return nil
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// replayHeaders are original headers a replay does not copy: they are made
+// fresh for the new signature.
+var replayHeaders = map[string]bool{
+	http.CanonicalHeaderKey(relay.HeaderSignature): true,
+	http.CanonicalHeaderKey(relay.HeaderTimestamp): true,
+	"Content-Length": true,
+}
+
+func cmdReplay(env *cliEnv, args []string) error {
+	fs := env.flags("replay")
+	env.clientFlags(fs)
+	var to, secret, sink, typ, since, until, rate string
+	var dryRun bool
+	var limit int
+	fs.StringVar(&to, "to", "", "URL to post each stored delivery to, signed like TagihanAI")
+	fs.StringVar(&secret, "secret", "", "secret to sign with (default: as send)")
+	fs.StringVar(&sink, "sink", "", "instead of --to: queue a new delivery to this configured sink")
+	fs.StringVar(&typ, "type", "", "select events by TagihanAI type glob")
+	fs.StringVar(&since, "since", "", "select events received since (duration or RFC 3339)")
+	fs.StringVar(&until, "until", "", "select events received until (duration or RFC 3339)")
+	fs.StringVar(&rate, "rate", "", "at most N deliveries per second, e.g. 5/s")
+	fs.IntVar(&limit, "limit", 0, "at most this many events (0: all selected)")
+	fs.BoolVar(&dryRun, "dry-run", false, "print what would be sent; send nothing")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if (to == "") == (sink == "") {
+		return &usageError{"replay: give exactly one of --to URL or --sink NAME"}
+	}
+	ids := fs.Args()
+	if len(ids) == 0 && typ == "" && since == "" && until == "" {
+		return &usageError{"replay: select events by ID or with --type/--since/--until"}
+	}
+	var interval time.Duration
+	if rate != "" {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(rate, "/s"), 64)
+		if err != nil || n <= 0 {
+			return &usageError{fmt.Sprintf("replay: --rate %q: give N/s, e.g. 5/s", rate)}
+		}
+		interval = time.Duration(float64(time.Second) / n)
+	}
+	m, err := env.envMap()
+	if err != nil {
+		return err
+	}
+	var key []byte
+	if to != "" {
+		if key, err = signingKey(secret, m); err != nil {
+			return err
+		}
+	}
+	b, err := env.openBackend(sink != "" && !dryRun)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if len(ids) == 0 {
+		f := relay.EventFilter{Type: typ, Limit: 1000}
+		now := time.Now()
+		if f.Since, err = parseWhen("since", since, now); err != nil {
+			return err
+		}
+		if f.Until, err = parseWhen("until", until, now); err != nil {
+			return err
+		}
+		for {
+			page, err := b.ListEvents(env.ctx, f)
+			if err != nil {
+				return err
+			}
+			for _, e := range page.Events {
+				ids = append(ids, e.ID)
+			}
+			if page.NextCursor == "" || (limit > 0 && len(ids) >= limit) {
+				break
+			}
+			f.Cursor = page.NextCursor
+		}
+		// Oldest first, the order TagihanAI sent them.
+		for i, j := 0, len(ids)-1; i < j; i, j = i+1, j-1 {
+			ids[i], ids[j] = ids[j], ids[i]
+		}
+	}
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	sent, ok2xx, failed := 0, 0, 0
+	codes := map[string]int{}
+	var tick *time.Ticker
+	if interval > 0 {
+		tick = time.NewTicker(interval)
+		defer tick.Stop()
+	}
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, id := range ids {
+		if env.ctx.Err() != nil {
+			break
+		}
+		if tick != nil && i > 0 {
+			select {
+			case <-tick.C:
+			case <-env.ctx.Done():
+			}
+		}
+		if sink != "" {
+			if dryRun {
+				fmt.Fprintf(env.stdout, "would queue %s to sink %s\n", id, sink)
+				continue
+			}
+			if err := b.Replay(env.ctx, id, sink); err != nil {
+				failed++
+				codes[err.Error()]++
+				fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
+				continue
+			}
+			sent++
+			ok2xx++
+			continue
+		}
+		d, err := b.GetEvent(env.ctx, id)
+		if err != nil {
+			failed++
+			codes["not found"]++
+			fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
+			continue
+		}
+		if dryRun {
+			fmt.Fprintf(env.stdout, "would send %s (%s, %d bytes) to %s\n", id, dash(d.Type), len(d.Raw.BodyBase64), to)
+			continue
+		}
+		req, err := signedRequest(to, key, d.Raw.BodyBase64, "", time.Now())
+		if err != nil {
+			return err
+		}
+		for k, v := range d.Raw.Headers {
+			if !replayHeaders[http.CanonicalHeaderKey(k)] {
+				req.Header.Set(k, v)
+			}
+		}
+		// The original id travels in the header too, so a receiver that
+		// reads it from there dedups it exactly as TagihanAI's retries.
+		req.Header.Set(relay.HeaderEventID, id)
+		resp, err := client.Do(req.WithContext(env.ctx))
+		sent++
+		if err != nil {
+			failed++
+			codes["error"]++
+			fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
+			continue
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			ok2xx++
+		} else {
+			failed++
+			codes[strconv.Itoa(resp.StatusCode)]++
+		}
+		if !env.wantJSON() {
+			fmt.Fprintf(env.stdout, "%s %s → %d\n", id, dash(d.Type), resp.StatusCode)
+		}
+	}
+	summary := map[string]any{"selected": len(ids), "sent": sent, "ok": ok2xx, "failed": failed, "failures": codes, "dry_run": dryRun}
+	if env.wantJSON() {
+		if err := env.printJSON(summary); err != nil {
+			return err
+		}
+	} else {
+		var parts []string
+		for c, n := range codes {
+			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(env.stdout, "selected %d, sent %d, 2xx %d, failed %d %s\n", len(ids), sent, ok2xx, failed, strings.Join(parts, " "))
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
+	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
+	"github.com/tagihan-relay/tagihan-relay/relay/signature"
+	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
+	"github.com/tagihan-relay/tagihan-relay/sinks/file"
+	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
+	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
+	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
+	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/store"
+)
+
+func cmdServe(env *cliEnv, args []string) error {
+	fs := env.flags("serve")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{"serve takes no arguments"}
+	}
+	m, err := env.envMap()
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(m)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	return serve(env.ctx, cfg, env.stdout, env.stderr)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// secretFile is the zero-config signing secret's path.
+func secretFile(dataDir string) string { return filepath.Join(dataDir, "webhook-secret") }
+
+// ensureSecret returns the zero-config secret, creating it once (0600).
+func ensureSecret(dataDir string) (string, bool, error) {
+	path := secretFile(dataDir)
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, fmt.Errorf("%s is empty; delete it to generate a new secret", path)
+		}
+		return s, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", false, fmt.Errorf("create data dir: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	s := "whsec_" + base64.StdEncoding.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	return s, true, f.Close()
+}
+
+// isLoopback reports whether addr's host is a loopback address or localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// buildSinks constructs every configured sink.
+func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec, []io.Closer, error) {
+	var tc *tagihanai.Client
+	if cfg.TagihanAIAPIKey != "" {
+		tc = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
+	}
+	var specs []*relay.SinkSpec
+	var closers []io.Closer
+	var errs []error
+	for _, sc := range cfg.SinkConfs {
+		spec := &relay.SinkSpec{
+			Name: sc.Name, Kind: sc.Common.Kind, Concurrency: sc.Common.Concurrency, Timeout: sc.Common.Timeout,
+			Schedule: sc.Schedule, ReviewUnknown: sc.Common.OnUnknown == "review",
+			Route: relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject"},
+		}
+		var err error
+		switch sc.Common.Kind {
+		case "http":
+			spec.Sink, err = httpforward.New(sc.Prefix, sc.HTTP, httpforward.Deps{HTTP: hc})
+		case "file":
+			var fsink *file.Sink
+			fsink, err = file.New(sc.Prefix, sc.File)
+			if err == nil {
+				spec.Sink = fsink
+				closers = append(closers, fsink)
+			}
+		case "stdout":
+			spec.Sink = stdout.New(out)
+		case "accountingplus":
+			spec.CreateOnce = true
+			spec.Sink, err = accountingplus.New(sc.Prefix, sc.AP, accountingplus.Deps{HTTP: hc, TagihanAI: tc})
+		case "onlinepajak":
+			spec.CreateOnce = true
+			spec.ChecksUnknown = true
+			spec.Sink, err = onlinepajak.New(sc.Prefix, sc.OP, onlinepajak.Deps{HTTP: hc})
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		specs = append(specs, spec)
+	}
+	if len(errs) > 0 {
+		for _, c := range closers {
+			c.Close()
+		}
+		return nil, nil, errors.Join(errs...)
+	}
+	return specs, closers, nil
+}
+
+// serve runs the service until ctx is done, then shuts down gracefully:
+// stop accepting, finish in-flight requests and deliveries, close the store.
+func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
+	log := newLogger(errOut, strings.ToLower(cfg.LogLevel))
+
+	if cfg.AdminToken == "" && !isLoopback(cfg.AdminAddr) {
+		return &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr,
+			Err: errors.New("without RELAY_ADMIN_TOKEN the admin listener binds only a loopback address; set a token or use 127.0.0.1")}
+	}
+	keys := cfg.Keys
+	if len(keys) == 0 {
+		secret, created, err := ensureSecret(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("zero-config secret: %w", err)
+		}
+		k, err := signature.DecodeSecret(secret, cfg.SecretEncoding)
+		if err != nil {
+			return &relay.ConfigError{Var: "TAGIHANAI_SECRET_ENCODING", Value: cfg.SecretEncoding, Err: fmt.Errorf("the secret in %s: %w", secretFile(cfg.DataDir), err)}
+		}
+		keys = [][]byte{k}
+		log.Warn("no TAGIHANAI_WEBHOOK_SECRETS configured: using the development secret file (set TAGIHANAI_WEBHOOK_SECRETS in production)",
+			"path", secretFile(cfg.DataDir), "created", created)
+	}
+
+	reg := prometheus.NewRegistry()
+	var st *store.Store
+	m := metrics.New(reg, func(ctx context.Context) (relay.Stats, error) { return st.Stats(ctx, time.Now()) })
+	st, err := store.Open(filepath.Join(cfg.DataDir, "relay.db"), store.Options{OnCommit: m.ObserveCommit})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	hc := &http.Client{Transport: httpforward.NewTransport()}
+	specs, closers, err := buildSinks(cfg, out, hc)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	routes := make([]relay.Route, len(specs))
+	for i, s := range specs {
+		routes[i] = s.Route
+	}
+	disp := relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: m.ObserveDelivery})
+	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: disp.Notify}
+	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: disp.Notify}
+
+	var ready atomic.Bool
+	publicLn, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return &relay.ConfigError{Var: "RELAY_LISTEN_ADDR", Value: cfg.ListenAddr, Err: err}
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		publicLn.Close()
+		return &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr, Err: err}
+	}
+	public := httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
+		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Metrics: m, Log: log,
+		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
+	}, ready.Load), log)
+	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
+		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready.Load,
+		Mount: mountConsole(ops, cfg, log),
+	}), log)
+
+	if err := disp.Start(ctx); err != nil {
+		publicLn.Close()
+		adminLn.Close()
+		return err
+	}
+	retention := &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
+		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
+	retention.Start(ctx)
+
+	serveErr := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{public, publicLn}, {admin, adminLn}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	ready.Store(true)
+	sinkNames := make([]string, len(specs))
+	for i, s := range specs {
+		sinkNames[i] = s.Name + ":" + s.Kind
+	}
+	log.Info("listening", "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"db", st.Path(), "sinks", strings.Join(sinkNames, ","), "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-serveErr:
+		log.Error("listener failed; shutting down", "error", runErr)
+	}
+	ready.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	_ = public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)
+	retention.Stop()
+	disp.Stop() // finishes and records in-flight sink attempts
+	_ = admin.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err := st.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	log.Info("stopped")
+	return runErr
+}

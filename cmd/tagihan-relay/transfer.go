@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
+	"github.com/tagihan-relay/tagihan-relay/store"
+)
+
+// progress returns a progress bar on stderr when it is a terminal, else nil.
+func (e *cliEnv) progress(total int64, what string) *progressbar.ProgressBar {
+	if !isTerminal(e.stderr) {
+		return nil
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("events"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func cmdExport(env *cliEnv, args []string) error {
+	fs := env.flags("export")
+	env.clientFlags(fs)
+	var out, typ, since, until string
+	fs.StringVar(&out, "out", "", "write to this file (default stdout)")
+	fs.StringVar(&typ, "type", "", "only this TagihanAI type glob")
+	fs.StringVar(&since, "since", "", "received since (duration or RFC 3339)")
+	fs.StringVar(&until, "until", "", "received until (duration or RFC 3339)")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	f := relay.ExportFilter{Type: typ}
+	now := time.Now()
+	var err error
+	if f.Since, err = parseWhen("since", since, now); err != nil {
+		return err
+	}
+	if f.Until, err = parseWhen("until", until, now); err != nil {
+		return err
+	}
+	b, err := env.openBackend(false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	w := env.stdout
+	var file *os.File
+	if out != "" {
+		if file, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	enc := json.NewEncoder(bw)
+	bar := env.progress(-1, "exporting")
+	n := 0
+	err = b.Export(env.ctx, f, func(r *relay.ExportRecord) error {
+		n++
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+		return enc.Encode(r)
+	})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if file != nil {
+		if err := file.Sync(); err != nil {
+			return err
+		}
+	}
+	if out != "" || isTerminal(env.stderr) {
+		fmt.Fprintf(env.stderr, "exported %d deliveries\n", n)
+	}
+	return nil
+}
+
+// importBatch is how many records go in one admin API request.
+const importBatch = 500
+
+func cmdImport(env *cliEnv, args []string) error {
+	fs := env.flags("import")
+	env.clientFlags(fs)
+	var route bool
+	fs.BoolVar(&route, "route", false, "route imported events to the configured sinks (default: store only)")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{"import: give one FILE (- reads stdin)"}
+	}
+	var r io.Reader = env.stdin
+	var total int64 = -1
+	if p := fs.Arg(0); p != "-" {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			total = fi.Size()
+		}
+		r = f
+	}
+	b, err := env.openBackend(true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	bar := env.progress(total, "importing")
+	if bar != nil {
+		r = io.TeeReader(r, bar)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), httpapi.MaxImportLine)
+	imported, skipped, line := 0, 0, 0
+	var batch []*relay.ExportRecord
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		i, s, err := b.Import(env.ctx, batch, route)
+		imported += i
+		skipped += s
+		batch = batch[:0]
+		return err
+	}
+	for sc.Scan() {
+		line++
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		rec, err := relay.ParseExportRecord(sc.Bytes())
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		batch = append(batch, rec)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if env.wantJSON() {
+		return env.printJSON(map[string]int{"imported": imported, "skipped": skipped})
+	}
+	fmt.Fprintf(env.stdout, "imported %d, skipped %d (already present)\n", imported, skipped)
+	return nil
+}
+
+func cmdBackup(env *cliEnv, args []string) error {
+	fs := env.flags("backup")
+	env.clientFlags(fs)
+	var out string
+	fs.StringVar(&out, "out", "", "file to write the copy to (required)")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if out == "" {
+		return &usageError{"backup: --out FILE is required"}
+	}
+	b, err := env.openBackend(false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	tmp := out + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := b.Backup(env.ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	// Check the copy opens before it takes the final name.
+	st, err := store.Open(tmp, store.Options{ReadOnly: true})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("backup: the copy does not open: %w", err)
+	}
+	st.Close()
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "backup: %d bytes written to %s\n", n, out)
+	return nil
+}
+
+func cmdCompact(env *cliEnv, args []string) error {
+	fs := env.flags("compact")
+	var db, out string
+	fs.StringVar(&db, "db", "", "the database file (service stopped)")
+	fs.StringVar(&out, "out", "", "write the compacted copy here (default: replace --db, keeping FILE.bak)")
+	if err := env.parse(fs, args); err != nil {
+		return err
+	}
+	if db == "" {
+		return &usageError{"compact: --db FILE is required (the service must be stopped)"}
+	}
+	dst := out
+	if dst == "" {
+		dst = filepath.Join(filepath.Dir(db), "."+filepath.Base(db)+".compact")
+	}
+	before, err := os.Stat(db)
+	if err != nil {
+		return err
+	}
+	os.Remove(dst)
+	if err := store.Compact(dst, db); err != nil {
+		os.Remove(dst)
+		return err
+	}
+	if out == "" {
+		if err := os.Rename(db, db+".bak"); err != nil {
+			return err
+		}
+		if err := os.Rename(dst, db); err != nil {
+			return err
+		}
+		dst = db
+	}
+	after, err := os.Stat(dst)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "compacted %s: %d → %d bytes (%s)\n", db, before.Size(), after.Size(), dst)
+	return nil
+}

@@ -1,0 +1,317 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// SinkSpec is one configured sink and how the dispatcher drives it.
+type SinkSpec struct {
+	Name        string
+	Kind        string
+	Sink        Sink
+	Route       Route
+	Concurrency int
+	Timeout     time.Duration
+	Schedule    []time.Duration
+	// ReviewUnknown sends an unknown outcome to needs_review instead of
+	// retrying (SINK_<NAME>_ON_UNKNOWN=review).
+	ReviewUnknown bool
+	// CreateOnce marks a non-idempotent sink that creates one document per
+	// subject: a subject with a created document is skipped.
+	CreateOnce bool
+	// ChecksUnknown marks a sink that looks up whether an earlier attempt
+	// took effect (Outbound.PriorUnknown): after a crash its in-flight
+	// entries are retried (the sink checks first) rather than reviewed.
+	ChecksUnknown bool
+}
+
+// DispatchObserver receives one call per finished attempt (metrics).
+type DispatchObserver func(sink string, r Result, d time.Duration)
+
+// Dispatcher delivers outbox entries: per sink, one claimer and Concurrency
+// workers. It never holds an entry only in memory: an entry is claimed
+// (in_flight, on disk) before it is sent and its attempt is recorded after.
+// It wakes on Notify and on the next due time; it does not poll.
+type Dispatcher struct {
+	store    Store
+	specs    []*SinkSpec
+	log      *slog.Logger
+	observe  DispatchObserver
+	now      func() time.Time
+	rnd      func(int64) int64
+	wake     map[string]chan struct{}
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  bool
+	stopped  bool
+	stopOnce sync.Once
+}
+
+// DispatcherOptions are the dispatcher's optional parts.
+type DispatcherOptions struct {
+	Logger  *slog.Logger
+	Observe DispatchObserver
+	Now     func() time.Time
+	// Rand returns a uniform int64 in [0, n) (jitter); default math/rand/v2.
+	Rand func(n int64) int64
+}
+
+// NewDispatcher returns a dispatcher for specs over store.
+func NewDispatcher(store Store, specs []*SinkSpec, o DispatcherOptions) *Dispatcher {
+	d := &Dispatcher{store: store, specs: specs, log: o.Logger, observe: o.Observe, now: o.Now, rnd: o.Rand,
+		wake: make(map[string]chan struct{}, len(specs))}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	for _, s := range specs {
+		if s.Concurrency <= 0 {
+			s.Concurrency = 1
+		}
+		if s.Timeout <= 0 {
+			s.Timeout = 30 * time.Second
+		}
+		d.wake[s.Name] = make(chan struct{}, 1)
+	}
+	return d
+}
+
+// Notify wakes the named sinks' claimers (new or redriven entries).
+func (d *Dispatcher) Notify(sinks []string) {
+	for _, s := range sinks {
+		if ch, ok := d.wake[s]; ok {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// NotifyAll wakes every sink.
+func (d *Dispatcher) NotifyAll() {
+	for _, ch := range d.wake {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Start resumes what a crash left in flight and starts the sinks' loops.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("relay: dispatcher already started")
+	}
+	d.started = true
+	now := d.now()
+	for _, s := range d.specs {
+		review := s.ReviewUnknown && !s.ChecksUnknown
+		n, err := d.store.ResumeInFlight(ctx, s.Name, review, now)
+		if err != nil {
+			return fmt.Errorf("relay: resume in-flight deliveries of %s: %w", s.Name, err)
+		}
+		if n > 0 {
+			d.log.Warn("resumed deliveries left in flight by a stop", "sink", s.Name, "count", n, "to_review", review)
+		}
+	}
+	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, s := range d.specs {
+		d.wg.Add(1)
+		go d.runSink(ctx, s)
+	}
+	return nil
+}
+
+// Stop stops claiming, lets in-flight deliveries finish (each bounded by its
+// sink's timeout) and records them, then returns. Idempotent; safe before
+// Start.
+func (d *Dispatcher) Stop() {
+	d.stopOnce.Do(func() {
+		d.mu.Lock()
+		cancel := d.cancel
+		d.stopped = true
+		d.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		d.wg.Wait()
+	})
+}
+
+// runSink is one sink's claimer: it claims as many due entries as it has
+// free workers and sleeps until a wake-up, a worker coming free or the next
+// due time.
+func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
+	defer d.wg.Done()
+	work := make(chan Claim)
+	free := make(chan struct{}, s.Concurrency)
+	var workers sync.WaitGroup
+	for i := 0; i < s.Concurrency; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for c := range work {
+				d.deliver(s, c)
+				free <- struct{}{}
+			}
+		}()
+	}
+	defer func() {
+		close(work)
+		workers.Wait()
+	}()
+	idle := s.Concurrency
+	backoff := time.Duration(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		// Collect workers that came free.
+	collect:
+		for {
+			select {
+			case <-free:
+				idle++
+			default:
+				break collect
+			}
+		}
+		var next time.Time
+		if idle > 0 {
+			claims, n, err := d.store.ClaimDue(ctx, s.Name, d.now(), idle)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(backoff*2, 100*time.Millisecond), 5*time.Second)
+				d.log.Error("claim due deliveries", "sink", s.Name, "error", err, "retry_in", backoff)
+				next = d.now().Add(backoff)
+			} else {
+				backoff = 0
+				next = n
+				for _, c := range claims {
+					idle--
+					work <- c
+				}
+				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(d.now()) {
+					continue // more are due already
+				}
+			}
+		}
+		var timerC <-chan time.Time
+		if !next.IsZero() && idle > 0 {
+			timer.Reset(max(next.Sub(d.now()), time.Millisecond))
+			timerC = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake[s.Name]:
+		case <-free:
+			idle++
+		case <-timerC:
+		}
+		if timerC != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// deliver runs one attempt and records it. It uses its own context bounded
+// by the sink's timeout, so a stopping relay finishes and records what it
+// already sent instead of abandoning it.
+func (d *Dispatcher) deliver(s *SinkSpec, c Claim) {
+	start := d.now()
+	var res Result
+	if s.CreateOnce && c.Created != nil {
+		res = Skipped(fmt.Sprintf("document %s already created for %s by event %s", docOrDash(c.Created.DocumentNumber), c.Subject, c.Created.EventID))
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+		res = s.Sink.Deliver(ctx, &c.Outbound)
+		cancel()
+	}
+	elapsed := d.now().Sub(start)
+	if d.observe != nil {
+		d.observe(s.Name, res, elapsed)
+	}
+	t := d.transition(s, c, res, start.Add(elapsed))
+	a := Attempt{At: start.UTC(), Duration: elapsed, Outcome: res.Outcome.String(), StatusCode: res.StatusCode, Error: res.Reason}
+	if res.Outcome == OutcomeDelivered || res.Outcome == OutcomeSkipped {
+		a.Error = ""
+		if res.Outcome == OutcomeSkipped {
+			a.Error = res.Reason
+		}
+	}
+	level := slog.LevelInfo
+	if t.State == StateDead || t.State == StateNeedsReview {
+		level = slog.LevelWarn
+	}
+	d.log.Log(context.Background(), level, "delivery", "event_id", c.EventID, "sink", s.Name, "attempt", c.Attempt,
+		"outcome", res.Outcome.String(), "status", res.StatusCode, "state", t.State, "duration_ms", elapsed.Milliseconds(),
+		"reason", res.Reason)
+	// Record the attempt; retry a failing store a few times. If it never
+	// succeeds the entry stays in_flight on disk and is resumed on restart.
+	for i := 0; ; i++ {
+		err := d.store.Finish(context.Background(), s.Name, c.EventID, a, t)
+		if err == nil || ErrorCode(err) != EINTERNAL && ErrorCode(err) != EUNAVAILABLE || i == 4 {
+			if err != nil {
+				d.log.Error("record delivery attempt", "event_id", c.EventID, "sink", s.Name, "error", err)
+			}
+			return
+		}
+		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
+	}
+}
+
+func docOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// transition decides the delivery's next state from an attempt's result.
+func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, now time.Time) Transition {
+	switch res.Outcome {
+	case OutcomeDelivered:
+		t := Transition{State: StateDelivered, Result: res.Result}
+		if s.CreateOnce && c.Subject != "" {
+			doc := res.Result["document_number"]
+			if doc == "" {
+				doc = res.Result["invoice_number"]
+			}
+			t.Created = &CreatedDocument{Sink: s.Name, Subject: c.Subject, EventID: c.EventID, DocumentNumber: doc, CreatedAt: now.UTC()}
+		}
+		return t
+	case OutcomeSkipped:
+		return Transition{State: StateSkipped, Reason: res.Reason, Result: res.Result}
+	case OutcomePermanent:
+		return Transition{State: StateDead, Reason: res.Reason}
+	case OutcomeUnknown:
+		if s.ReviewUnknown {
+			return Transition{State: StateNeedsReview, Reason: "outcome unknown: " + res.Reason}
+		}
+	case OutcomeTransient:
+	default:
+		return Transition{State: StateDead, Reason: fmt.Sprintf("sink returned an invalid outcome %d", res.Outcome)}
+	}
+	delay, ok := NextDelay(s.Schedule, c.ScheduleAttempt, res.RetryAfter, d.rnd)
+	if !ok {
+		return Transition{State: StateDead, Reason: fmt.Sprintf("retry schedule exhausted after %d attempts: %s", c.ScheduleAttempt, res.Reason)}
+	}
+	return Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason, PriorUnknown: res.Outcome == OutcomeUnknown}
+}

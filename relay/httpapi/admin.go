@@ -1,0 +1,320 @@
+package httpapi
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// requireToken guards /v1: with a token configured every call needs
+// "Authorization: Bearer <token>" (compared in constant time); without one
+// the listener is loopback-only (checked at start) and /v1 is open.
+func requireToken(token string) echo.MiddlewareFunc {
+	want := []byte("Bearer " + token)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if token == "" {
+				return next(c)
+			}
+			got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
+			if subtle.ConstantTimeCompare(got, want) != 1 {
+				return relay.Errorf(relay.EUNAUTHORIZED, "missing or wrong bearer token")
+			}
+			return next(c)
+		}
+	}
+}
+
+// operator names who asked, for the event's history.
+func operator(c echo.Context) string {
+	if o := strings.TrimSpace(c.Request().Header.Get("X-Relay-Operator")); o != "" && len(o) <= 100 {
+		return "api:" + o
+	}
+	return "api"
+}
+
+// idParam returns the path-escaped event id of the route.
+func idParam(c echo.Context) (string, error) {
+	id, err := url.PathUnescape(c.Param("id"))
+	if err != nil || id == "" {
+		return "", relay.Errorf(relay.EINVALID, "id: not a valid path-escaped event id")
+	}
+	return id, nil
+}
+
+// parseTime reads an RFC 3339 query parameter.
+func parseTime(c echo.Context, name string) (time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, relay.Errorf(relay.EINVALID, "%s: %q is not an RFC 3339 time", name, v)
+	}
+	return t, nil
+}
+
+func parseLimit(c echo.Context) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, relay.Errorf(relay.EINVALID, "limit: must be an integer from 1 to 1000")
+	}
+	return n, nil
+}
+
+func parseGlob(c echo.Context, name string) (string, error) {
+	v := c.QueryParam(name)
+	if v != "" && !relay.ValidGlob(v) {
+		return "", relay.Errorf(relay.EINVALID, "%s: %q is not a valid glob", name, v)
+	}
+	return v, nil
+}
+
+var eventStatuses = map[string]bool{relay.StatusUnparsed: true, relay.StatusUnrouted: true, relay.StatusNeedsReview: true,
+	relay.StatusDead: true, relay.StatusPending: true, relay.StatusDelivered: true}
+
+// EventFilterFromQuery reads the event filters of GET /v1/events.
+func eventFilter(c echo.Context) (relay.EventFilter, error) {
+	var f relay.EventFilter
+	var err error
+	f.Q = c.QueryParam("q")
+	f.Subject = c.QueryParam("subject")
+	f.Cursor = c.QueryParam("cursor")
+	f.Status = c.QueryParam("status")
+	if f.Status != "" && !eventStatuses[f.Status] {
+		return f, relay.Errorf(relay.EINVALID, "status: %q is not one of unparsed, unrouted, needs_review, dead, pending, delivered", f.Status)
+	}
+	if f.Type, err = parseGlob(c, "type"); err != nil {
+		return f, err
+	}
+	if f.Since, err = parseTime(c, "since"); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseTime(c, "until"); err != nil {
+		return f, err
+	}
+	if f.Limit, err = parseLimit(c); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func handleListEvents(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f, err := eventFilter(c)
+		if err != nil {
+			return err
+		}
+		page, err := ops.ListEvents(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, page)
+	}
+}
+
+func handleGetEvent(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c)
+		if err != nil {
+			return err
+		}
+		d, err := ops.GetEvent(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, d)
+	}
+}
+
+// bindJSON decodes a JSON request body strictly.
+func bindJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if err == io.EOF {
+			return relay.Errorf(relay.EINVALID, "body: a JSON object is required")
+		}
+		return relay.Errorf(relay.EINVALID, "body: %v", err)
+	}
+	return nil
+}
+
+func handleReplay(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c)
+		if err != nil {
+			return err
+		}
+		var body struct {
+			Sink string `json:"sink"`
+		}
+		if err := bindJSON(c, &body); err != nil {
+			return err
+		}
+		if err := ops.Replay(c.Request().Context(), id, body.Sink, operator(c)); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusAccepted, map[string]int{"queued": 1})
+	}
+}
+
+func handleResolve(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c)
+		if err != nil {
+			return err
+		}
+		var res relay.Resolution
+		if err := bindJSON(c, &res); err != nil {
+			return err
+		}
+		if err := ops.Resolve(c.Request().Context(), id, res, operator(c)); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"resolved": true, "event_id": id, "sink": res.Sink, "outcome": res.Outcome})
+	}
+}
+
+func handleDeadLetters(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var f relay.DeadLetterFilter
+		var err error
+		f.Sink = c.QueryParam("sink")
+		f.State = c.QueryParam("state")
+		f.Cursor = c.QueryParam("cursor")
+		if f.Type, err = parseGlob(c, "type"); err != nil {
+			return err
+		}
+		if f.Since, err = parseTime(c, "since"); err != nil {
+			return err
+		}
+		if f.Limit, err = parseLimit(c); err != nil {
+			return err
+		}
+		page, err := ops.ListDeadLetters(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, page)
+	}
+}
+
+func handleRedrive(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var r relay.Redrive
+		if err := bindJSON(c, &r); err != nil {
+			return err
+		}
+		n, err := ops.Redrive(c.Request().Context(), r, operator(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]int{"redriven": n})
+	}
+}
+
+func handleStats(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		st, err := ops.Stats(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, st)
+	}
+}
+
+func handleExport(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var f relay.ExportFilter
+		var err error
+		if f.Type, err = parseGlob(c, "type"); err != nil {
+			return err
+		}
+		if f.Since, err = parseTime(c, "since"); err != nil {
+			return err
+		}
+		if f.Until, err = parseTime(c, "until"); err != nil {
+			return err
+		}
+		w := c.Response()
+		w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		err = ops.Store.Export(c.Request().Context(), f, func(r *relay.ExportRecord) error {
+			return enc.Encode(r)
+		})
+		if err != nil {
+			// The status is sent; end the stream with an error line so a
+			// reader never mistakes a cut export for a whole one.
+			_ = enc.Encode(map[string]string{"error": relay.ErrorCode(err), "message": "export failed: " + relay.ErrorMessage(err)})
+		}
+		return bw.Flush()
+	}
+}
+
+// MaxImportLine bounds one NDJSON line of an import.
+const MaxImportLine = 8 << 20
+
+func handleImport(ops *relay.Operations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		route := c.QueryParam("route") == "true"
+		sc := bufio.NewScanner(c.Request().Body)
+		sc.Buffer(make([]byte, 0, 64<<10), MaxImportLine)
+		imported, skipped, line := 0, 0, 0
+		for sc.Scan() {
+			line++
+			if len(strings.TrimSpace(sc.Text())) == 0 {
+				continue
+			}
+			rec, err := relay.ParseExportRecord(sc.Bytes())
+			if err != nil {
+				return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, relay.ErrorMessage(err), imported)
+			}
+			ok, err := ops.Import(c.Request().Context(), rec, route)
+			if err != nil {
+				if relay.ErrorCode(err) == relay.EINVALID {
+					return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, relay.ErrorMessage(err), imported)
+				}
+				return fmt.Errorf("import line %d: %w", line, err)
+			}
+			if ok {
+				imported++
+			} else {
+				skipped++
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return relay.Errorf(relay.EINVALID, "line %d: %v (imported %d before it)", line+1, err, imported)
+		}
+		return c.JSON(http.StatusOK, map[string]int{"imported": imported, "skipped": skipped})
+	}
+}
+
+func handleBackup(store relay.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		w := c.Response()
+		w.Header().Set(echo.HeaderContentType, "application/octet-stream")
+		w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="relay-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
+		w.WriteHeader(http.StatusOK)
+		_, err := store.Backup(c.Request().Context(), w)
+		return err
+	}
+}

@@ -1,0 +1,340 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Event statuses (SPEC 4.1).
+const (
+	StatusUnparsed    = "unparsed"
+	StatusUnrouted    = "unrouted"
+	StatusNeedsReview = "needs_review"
+	StatusDead        = "dead"
+	StatusPending     = "pending"
+	StatusDelivered   = "delivered"
+)
+
+// Delivery states of one event at one sink (SPEC 4.1).
+const (
+	StatePending     = "pending"
+	StateInFlight    = "in_flight"
+	StateDelivered   = "delivered"
+	StateSkipped     = "skipped"
+	StateDead        = "dead"
+	StateNeedsReview = "needs_review"
+)
+
+// Terminal reports whether a delivery state is final (delivered, skipped, dead).
+func Terminal(state string) bool {
+	return state == StateDelivered || state == StateSkipped || state == StateDead
+}
+
+// EventStatus derives an event's status from its delivery states: the first
+// of needs_review, dead, pending (anything not final) that any delivery is
+// in, else delivered; unrouted when there are none.
+func EventStatus(unparsed bool, states []string) string {
+	if unparsed {
+		return StatusUnparsed
+	}
+	if len(states) == 0 {
+		return StatusUnrouted
+	}
+	var dead, pending bool
+	for _, s := range states {
+		switch s {
+		case StateNeedsReview:
+			return StatusNeedsReview
+		case StateDead:
+			dead = true
+		case StateDelivered, StateSkipped:
+		default:
+			pending = true
+		}
+	}
+	switch {
+	case dead:
+		return StatusDead
+	case pending:
+		return StatusPending
+	}
+	return StatusDelivered
+}
+
+// IngestStatus is what storing a delivery did.
+type IngestStatus string
+
+// Ingest statuses, as answered on the wire.
+const (
+	IngestAccepted  IngestStatus = "accepted"
+	IngestDuplicate IngestStatus = "duplicate"
+	IngestUnparsed  IngestStatus = "unparsed"
+)
+
+// OutboxTarget is one outbox entry to create for a new event.
+type OutboxTarget struct {
+	Sink string
+	// OrderKey serializes deliveries with the same key at this sink (the
+	// subject under SINK_<NAME>_ORDERING=subject); "" means unordered.
+	OrderKey string
+}
+
+// NewEvent is everything ingest commits for one delivery, in one transaction.
+type NewEvent struct {
+	ID       string
+	Delivery Delivery
+	// Unparsed is set when the body was verified but not a recognizable
+	// event; Event and Targets are then empty.
+	Unparsed   bool
+	ParseError string
+	Type       string
+	Subject    string
+	Test       bool
+	// DocumentNumber and Counterparty feed the search index.
+	DocumentNumber string
+	Counterparty   string
+	// Event is the normalized CloudEvent JSON.
+	Event json.RawMessage
+	// EventDataOffset is where Event's data member starts (0: unknown).
+	EventDataOffset int
+	Targets         []OutboxTarget
+}
+
+// EventSummary is one line of an event listing.
+type EventSummary struct {
+	ID             string    `json:"id"`
+	Type           string    `json:"type"`
+	Subject        string    `json:"subject"`
+	Status         string    `json:"status"`
+	Test           bool      `json:"test"`
+	ReceivedAt     time.Time `json:"received_at"`
+	DocumentNumber string    `json:"document_number,omitempty"`
+	Counterparty   string    `json:"counterparty,omitempty"`
+}
+
+// RawDelivery is the stored request as the admin API shows it.
+type RawDelivery struct {
+	Headers    map[string]string `json:"headers"`
+	BodyBase64 []byte            `json:"body_base64"`
+	Body       json.RawMessage   `json:"body,omitempty"`
+}
+
+// Attempt is one recorded delivery attempt.
+type Attempt struct {
+	At         time.Time     `json:"at"`
+	Duration   time.Duration `json:"duration_ns"`
+	Outcome    string        `json:"outcome"`
+	StatusCode int           `json:"status_code,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// DeliveryState is an event's delivery record at one sink.
+type DeliveryState struct {
+	Sink          string            `json:"sink"`
+	State         string            `json:"state"`
+	Attempts      int               `json:"attempts"`
+	NextAttemptAt *time.Time        `json:"next_attempt_at"`
+	LastError     string            `json:"last_error"`
+	LastStatus    int               `json:"last_status"`
+	Result        map[string]string `json:"result"`
+	History       []Attempt         `json:"history"`
+	PriorUnknown  bool              `json:"prior_unknown,omitempty"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+}
+
+// HistoryEntry records an operator action on an event.
+type HistoryEntry struct {
+	At       time.Time `json:"at"`
+	Operator string    `json:"operator"`
+	Action   string    `json:"action"`
+	Sink     string    `json:"sink,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// EventDetail is everything known about one event.
+type EventDetail struct {
+	EventSummary
+	Duplicates     int               `json:"duplicates"`
+	LastReceivedAt time.Time         `json:"last_received_at"`
+	ParseError     string            `json:"parse_error,omitempty"`
+	Raw            RawDelivery       `json:"raw"`
+	Event          json.RawMessage   `json:"event"`
+	Deliveries     []DeliveryState   `json:"deliveries"`
+	Operations     []HistoryEntry    `json:"operations,omitempty"`
+	Created        []CreatedDocument `json:"created,omitempty"`
+}
+
+// EventFilter selects events; zero fields match everything.
+type EventFilter struct {
+	Q       string // event id, document number, subject or counterparty name
+	Type    string // glob over the TagihanAI type
+	Status  string
+	Subject string
+	Since   time.Time
+	Until   time.Time
+	Limit   int
+	Cursor  string
+}
+
+// EventPage is one page of events, newest first.
+type EventPage struct {
+	Events     []EventSummary `json:"events"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+// DeadLetter is a delivery that needs a person: dead or needs_review.
+type DeadLetter struct {
+	EventID    string    `json:"event_id"`
+	Sink       string    `json:"sink"`
+	State      string    `json:"state"`
+	Type       string    `json:"type"`
+	Subject    string    `json:"subject"`
+	Attempts   int       `json:"attempts"`
+	Reason     string    `json:"reason"`
+	LastStatus int       `json:"last_status"`
+	DeadAt     time.Time `json:"dead_at"`
+}
+
+// DeadLetterFilter selects dead letters; zero fields match everything.
+type DeadLetterFilter struct {
+	Sink   string
+	Type   string // glob
+	State  string // dead or needs_review; "" both
+	Since  time.Time
+	Limit  int
+	Cursor string
+}
+
+// DeadLetterPage is one page of dead letters, newest first.
+type DeadLetterPage struct {
+	DeadLetters []DeadLetter `json:"dead_letters"`
+	NextCursor  string       `json:"next_cursor"`
+}
+
+// Redrive selects dead deliveries to move back to pending.
+type Redrive struct {
+	IDs  []string `json:"ids,omitempty"`
+	Sink string   `json:"sink,omitempty"`
+	Type string   `json:"type,omitempty"`
+	All  bool     `json:"all,omitempty"`
+	// Operator is who asked, for the event's history.
+	Operator string `json:"-"`
+}
+
+// Empty reports whether the request selects nothing (answered 400).
+func (r Redrive) Empty() bool { return len(r.IDs) == 0 && r.Sink == "" && r.Type == "" && !r.All }
+
+// Resolution settles one needs_review delivery.
+type Resolution struct {
+	Sink     string            `json:"sink"`
+	Outcome  string            `json:"outcome"` // "delivered" or "retry"
+	Result   map[string]string `json:"result,omitempty"`
+	Operator string            `json:"-"`
+}
+
+// SinkStats counts one sink's deliveries by state.
+type SinkStats struct {
+	Pending          int64   `json:"pending"`
+	InFlight         int64   `json:"in_flight"`
+	Delivered        int64   `json:"delivered"`
+	Skipped          int64   `json:"skipped"`
+	Dead             int64   `json:"dead"`
+	NeedsReview      int64   `json:"needs_review"`
+	OldestPendingAge float64 `json:"oldest_pending_age_seconds"`
+}
+
+// Stats summarizes the store.
+type Stats struct {
+	Events map[string]int64     `json:"events"`
+	Sinks  map[string]SinkStats `json:"sinks"`
+}
+
+// ExportRecord is one stored delivery as exported and imported (NDJSON).
+type ExportRecord struct {
+	ID         string            `json:"id"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Headers    map[string]string `json:"headers"`
+	BodyBase64 []byte            `json:"body_base64"`
+	Event      json.RawMessage   `json:"event,omitempty"`
+	Status     string            `json:"status"`
+}
+
+// ExportFilter selects what to export.
+type ExportFilter struct {
+	Type  string
+	Since time.Time
+	Until time.Time
+}
+
+// Claim is one outbox entry handed to a worker; it is in_flight in the
+// store until Finish records its attempt.
+type Claim struct {
+	Outbound
+	// ScheduleAttempt counts attempts since the schedule last started
+	// (creation, redrive or resolve-retry), from 1.
+	ScheduleAttempt int
+}
+
+// Transition is the state a delivery moves to after an attempt.
+type Transition struct {
+	State   string // pending (retry), delivered, skipped, dead, needs_review
+	NextAt  time.Time
+	Reason  string
+	Result  map[string]string
+	Created *CreatedDocument // set to record a create-once document
+	// PriorUnknown marks a retry after an unknown outcome.
+	PriorUnknown bool
+}
+
+// PurgeResult counts what retention removed.
+type PurgeResult struct {
+	Events int
+	Done   bool // nothing older remains that could be removed
+}
+
+// Store is the relay's durable state: deliveries, events, the dedup index,
+// the per-sink outbox, dead letters and create-once records. Every method is
+// safe for concurrent use. Implementations: store (bbolt) and, for
+// multi-replica deployments, a NATS JetStream backend; both pass the
+// contract suite in store/storetest.
+type Store interface {
+	// Ingest commits a new event, or records a duplicate, durably (fsynced)
+	// before it returns. Duplicates create no outbox entries.
+	Ingest(ctx context.Context, e *NewEvent) (IngestStatus, error)
+
+	ListEvents(ctx context.Context, f EventFilter) (EventPage, error)
+	GetEvent(ctx context.Context, id string) (*EventDetail, error)
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+
+	// ClaimDue marks up to max due entries of sink in_flight and returns
+	// them, with the due time of the next entry not yet due (zero if none).
+	ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]Claim, time.Time, error)
+	// Finish records an attempt of a claimed entry and its transition.
+	Finish(ctx context.Context, sink, eventID string, a Attempt, t Transition) error
+	// ResumeInFlight handles entries left in_flight by a crash: to
+	// needs_review when review is set (unknown outcome at a non-idempotent
+	// sink), else back to pending, due at now, marked PriorUnknown.
+	ResumeInFlight(ctx context.Context, sink string, review bool, now time.Time) (int, error)
+
+	ListDeadLetters(ctx context.Context, f DeadLetterFilter) (DeadLetterPage, error)
+	// Redrive moves the selected dead deliveries back to pending (event id
+	// kept, fresh schedule) and returns how many.
+	Redrive(ctx context.Context, r Redrive, now time.Time) (int, error)
+	// Replay queues a new delivery of a stored event to a sink.
+	Replay(ctx context.Context, eventID string, target OutboxTarget, operator string, now time.Time) error
+	// Resolve settles a needs_review delivery.
+	Resolve(ctx context.Context, eventID string, r Resolution, now time.Time) error
+
+	// Export calls fn for each stored delivery matching f, oldest first.
+	Export(ctx context.Context, f ExportFilter, fn func(*ExportRecord) error) error
+	// Import stores one exported delivery unless its id exists (false).
+	Import(ctx context.Context, e *NewEvent) (bool, error)
+	// Backup writes a consistent copy of the whole store to w.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Purge removes up to max finished events received before cutoff.
+	Purge(ctx context.Context, cutoff time.Time, max int) (PurgeResult, error)
+
+	Close() error
+}

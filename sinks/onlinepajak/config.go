@@ -1,0 +1,156 @@
+package onlinepajak
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// DefaultBaseURL is the API host used when BASE_URL is unset: the staging
+// host, the only one the reference gives complete request URLs for.
+// Production (https://api.online-pajak.com) must be chosen explicitly.
+const DefaultBaseURL = "http://api.staging-achilles.systems"
+
+// DefaultLookupTimeout bounds one look-up of an invoice by invoiceNumber.
+const DefaultLookupTimeout = 10 * time.Second
+
+// Config is the sink's configuration, parsed by the caller with
+// caarlos0/env and the prefix SINK_<NAME>_.
+type Config struct {
+	// BaseURL is scheme and host (and an optional path prefix) of the API.
+	BaseURL string `env:"BASE_URL" envDefault:"http://api.staging-achilles.systems"`
+	// APIKey is the marketplace's client API key, sent as the api_key query
+	// parameter. Secret: it never appears in errors, reasons or logs.
+	APIKey string `env:"API_KEY"`
+	// UserID is the OnlinePajak user the invoices are created for.
+	UserID string `env:"USER_ID"`
+	// VATRate is sent as vatRate (a JSON number); a plain decimal.
+	VATRate string `env:"VAT_RATE" envDefault:"12"`
+	// TransactionType, TransactionDetail and DocumentType are the tax codes
+	// used when the transaction's metadata has none.
+	TransactionType   string `env:"TRANSACTION_TYPE"`
+	TransactionDetail string `env:"TRANSACTION_DETAIL"`
+	DocumentType      string `env:"DOCUMENT_TYPE"`
+	// NPWPKey is the metadata key of the counterparty's NPWP.
+	NPWPKey string `env:"NPWP_KEY" envDefault:"npwp"`
+	// FakturKeys are the metadata keys of the faktur number, first match wins.
+	FakturKeys []string `env:"FAKTUR_KEYS" envDefault:"faktur_number,nomor_faktur,documentNumber"`
+	// LookupTimeout bounds each look-up by invoiceNumber. The look-up after
+	// an unknown outcome runs after the attempt's own deadline has passed, so
+	// it gets this much time of its own.
+	LookupTimeout time.Duration `env:"LOOKUP_TIMEOUT" envDefault:"10s"`
+}
+
+// Deps are the sink's collaborators.
+type Deps struct {
+	// HTTP is the shared client, without a Timeout: each attempt's ctx
+	// carries the deadline. The sink never follows redirects with it.
+	HTTP *http.Client
+	// Now is the clock, used to read Retry-After dates. time.Now when nil.
+	Now func() time.Time
+}
+
+// Sink creates OnlinePajak invoices from TagihanAI INVOICE transactions.
+// It is safe for concurrent use.
+type Sink struct {
+	endpoint      *url.URL // <BASE_URL>/marketplace/v1/invoices, no query
+	apiKey        string
+	userID        string
+	mapCfg        MapConfig
+	lookupTimeout time.Duration
+	client        *http.Client
+	now           func() time.Time
+}
+
+var _ relay.Sink = (*Sink)(nil)
+
+// New validates cfg and returns the sink. Every problem is a
+// *relay.ConfigError naming the variable (prefix + key, e.g.
+// SINK_TAX_API_KEY); several are joined with errors.Join. The API key's
+// value is never part of an error.
+func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
+	var errs []error
+	bad := func(key, value string, secret bool, err error) {
+		errs = append(errs, &relay.ConfigError{Var: prefix + key, Value: value, Secret: secret, Err: err})
+	}
+
+	base := strings.TrimSpace(cfg.BaseURL)
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	endpoint, err := parseBaseURL(base)
+	if err != nil {
+		bad("BASE_URL", cfg.BaseURL, false, err)
+	}
+	apiKey := strings.TrimSpace(cfg.APIKey)
+	if apiKey == "" {
+		bad("API_KEY", "", true, errors.New("required"))
+	}
+	userID := strings.TrimSpace(cfg.UserID)
+	if userID == "" {
+		bad("USER_ID", "", false, errors.New("required"))
+	}
+	mapCfg := MapConfig{
+		VATRate:           cfg.VATRate,
+		TransactionType:   cfg.TransactionType,
+		TransactionDetail: cfg.TransactionDetail,
+		DocumentType:      cfg.DocumentType,
+		NPWPKey:           cfg.NPWPKey,
+		FakturKeys:        cfg.FakturKeys,
+	}.withDefaults()
+	if !isPlainDecimal(mapCfg.VATRate) {
+		bad("VAT_RATE", cfg.VATRate, false, errors.New("not a plain decimal (e.g. 12 or 11.5)"))
+	}
+	lookupTimeout := cfg.LookupTimeout
+	switch {
+	case lookupTimeout < 0:
+		bad("LOOKUP_TIMEOUT", lookupTimeout.String(), false, errors.New("must not be negative"))
+	case lookupTimeout == 0:
+		lookupTimeout = DefaultLookupTimeout
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	client := &http.Client{}
+	if deps.HTTP != nil {
+		c := *deps.HTTP
+		client = &c
+	}
+	// A redirect would carry the api_key to another URL, and would turn the
+	// POST into a GET: report it instead of following it.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Sink{
+		endpoint:      endpoint,
+		apiKey:        apiKey,
+		userID:        userID,
+		mapCfg:        mapCfg,
+		lookupTimeout: lookupTimeout,
+		client:        client,
+		now:           now,
+	}, nil
+}
+
+// parseBaseURL checks BASE_URL and returns the invoices endpoint under it.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, errors.New("want an absolute http or https URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, errors.New("must not have a query, fragment or user info")
+	}
+	return u.JoinPath("marketplace", "v1", "invoices"), nil
+}

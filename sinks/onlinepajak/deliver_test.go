@@ -1,0 +1,628 @@
+package onlinepajak
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// testNow is the clock of every test sink.
+var testNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// MustNewSink returns a sink talking to f with the fake's credentials;
+// mods change the config first.
+func MustNewSink(tb testing.TB, f *fakeOnlinePajak, mods ...func(*Config)) *Sink {
+	tb.Helper()
+	cfg := Config{BaseURL: f.srv.URL, APIKey: fakeAPIKey, UserID: fakeUserID, LookupTimeout: 2 * time.Second}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New("SINK_TAX_", cfg, Deps{HTTP: f.srv.Client(), Now: func() time.Time { return testNow }})
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// outbound is a transaction.sent delivery of a golden case's transaction.
+func outbound(tb testing.TB, name string) *relay.Outbound {
+	tb.Helper()
+	data := mustRead(tb, filepath.Join(goldenDir, name, "transaction.json"))
+	var tx struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &tx); err != nil {
+		tb.Fatal(err)
+	}
+	return &relay.Outbound{
+		EventID: "evt_" + name,
+		Sink:    "tax",
+		Type:    "transaction.sent",
+		Subject: tx.ID,
+		Data:    data,
+		Attempt: 1,
+	}
+}
+
+// checkResult compares a Result with want: everything but Reason exactly,
+// Reason by the substrings in want.Reason ("|"-separated), and never the key.
+func checkResult(t *testing.T, got, want relay.Result) {
+	t.Helper()
+	if got.Outcome != want.Outcome || got.StatusCode != want.StatusCode || got.RetryAfter != want.RetryAfter {
+		t.Errorf("result = %v/%d/%v (%s), want %v/%d/%v", got.Outcome, got.StatusCode, got.RetryAfter, got.Reason, want.Outcome, want.StatusCode, want.RetryAfter)
+	}
+	if diff := cmp.Diff(want.Result, got.Result); diff != "" {
+		t.Errorf("Result map (-want +got):\n%s", diff)
+	}
+	if want.Reason != "" {
+		for _, s := range strings.Split(want.Reason, "|") {
+			if !strings.Contains(got.Reason, s) {
+				t.Errorf("reason %q does not contain %q", got.Reason, s)
+			}
+		}
+	}
+	for _, key := range []string{fakeAPIKey, unauthedKey, "wrong-key-1234"} {
+		if strings.Contains(got.Reason, key) {
+			t.Errorf("reason leaks the API key: %q", got.Reason)
+		}
+	}
+}
+
+func respond(status int, header map[string]string, body string) func(http.ResponseWriter, *http.Request, []byte) bool {
+	return func(w http.ResponseWriter, _ *http.Request, _ []byte) bool {
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+		return true
+	}
+}
+
+func TestSink_Deliver(t *testing.T) {
+	created := map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}
+	tests := []struct {
+		name      string
+		cfg       func(*Config)
+		fake      func(f *fakeOnlinePajak)
+		out       func(o *relay.Outbound)
+		want      relay.Result
+		wantPosts int
+	}{
+		{
+			name:      "OK",
+			want:      relay.Delivered(200, created),
+			wantPosts: 1,
+		},
+		{
+			name:      "APIKeyInvalid",
+			cfg:       func(c *Config) { c.APIKey = "wrong-key-1234" },
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 403, Reason: "API_KEY_INVALID|An invalid api_key was supplied"},
+			wantPosts: 1,
+		},
+		{
+			name:      "APIKeyUnauthorized",
+			cfg:       func(c *Config) { c.APIKey = unauthedKey },
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 403, Reason: "API_KEY_UNAUTHORIZED"},
+			wantPosts: 1,
+		},
+		{
+			name: "GatewayErrorEvenWith5xx",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(503, nil, `{"error":{"code":"API_KEY_INVALID","message":"An invalid api_key was supplied."}}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 503, Reason: "API_KEY_INVALID"},
+			wantPosts: 1,
+		},
+		{
+			name:      "UnknownUser",
+			cfg:       func(c *Config) { c.UserID = "9999" },
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 400, Reason: "HTTP 400: invalid token given"},
+			wantPosts: 1,
+		},
+		{
+			name: "RejectedByAPIValidation",
+			out: func(o *relay.Outbound) {
+				o.Data = bytes.Replace(o.Data, []byte(`"010.000-26.00000042"`), []byte(`"FP-2026-42"`), 1)
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 400, Reason: "documentNumber must be XXX.XXX-XX.XXXXXXXX"},
+			wantPosts: 1,
+		},
+		{
+			name: "BusinessRejectionIn200",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(200, nil, `{"code":400,"message":"Vendor PT Maju Jaya is not in the vendor list"}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 200, Reason: "code 400: Vendor PT Maju Jaya is not in the vendor list"},
+			wantPosts: 1,
+		},
+		{
+			name: "ServerErrorIn200",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(200, nil, `{"code":500,"message":"The API encountered a fatal error"}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 200, Reason: "The API encountered a fatal error"},
+			wantPosts: 1,
+		},
+		{
+			name: "OtherClientError",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(422, nil, `{"code":422,"message":"invoiceNumber already used"}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 422, Reason: "invoiceNumber already used"},
+			wantPosts: 1,
+		},
+		{
+			name: "TooManyRequestsRetryAfterSeconds",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(429, map[string]string{"Retry-After": "120"}, `{"code":429,"message":"slow down"}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 429, RetryAfter: 120 * time.Second, Reason: "slow down"},
+			wantPosts: 1,
+		},
+		{
+			name: "UnavailableRetryAfterDate",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(503, map[string]string{"Retry-After": testNow.Add(90 * time.Second).Format(http.TimeFormat)}, `<html>maintenance</html>`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 503, RetryAfter: 90 * time.Second, Reason: "HTTP 503: <html>maintenance</html>"},
+			wantPosts: 1,
+		},
+		{
+			name:      "RequestTimeout",
+			fake:      func(f *fakeOnlinePajak) { f.postHook = respond(408, nil, ``) },
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 408, Reason: "HTTP 408: (no message)"},
+			wantPosts: 1,
+		},
+		{
+			name:      "TooEarly",
+			fake:      func(f *fakeOnlinePajak) { f.postHook = respond(425, nil, ``) },
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 425},
+			wantPosts: 1,
+		},
+		{
+			name:      "BadGateway",
+			fake:      func(f *fakeOnlinePajak) { f.postHook = respond(502, nil, `bad gateway`) },
+			want:      relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 502},
+			wantPosts: 1,
+		},
+		{
+			name: "RedirectNotFollowed",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+					http.Redirect(w, r, "https://elsewhere.example/marketplace/v1/invoices?"+r.URL.RawQuery, http.StatusFound)
+					return true
+				}
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 302, Reason: "redirect|api_key=REDACTED"},
+			wantPosts: 1,
+		},
+		{
+			name: "MessageEchoingTheKeyIsRedacted",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = respond(400, nil, `{"code":400,"message":"bad request for api_key=`+fakeAPIKey+`"}`)
+			},
+			want:      relay.Result{Outcome: relay.OutcomePermanent, StatusCode: 400, Reason: "api_key=REDACTED"},
+			wantPosts: 1,
+		},
+		{
+			name: "BillSkipped",
+			out:  func(o *relay.Outbound) { o.Data = outbound(t, "bill_skipped").Data },
+			want: relay.Result{Outcome: relay.OutcomeSkipped, Reason: `not an INVOICE transaction: type is "BILL"`},
+		},
+		{
+			name: "CancelledSkipped",
+			out:  func(o *relay.Outbound) { o.Data = outbound(t, "cancelled_skipped").Data },
+			want: relay.Result{Outcome: relay.OutcomeSkipped, Reason: "cancelled"},
+		},
+		{
+			name: "CancelEventSkipped",
+			out:  func(o *relay.Outbound) { o.Type = "transaction.cancelled" },
+			want: relay.Result{Outcome: relay.OutcomeSkipped, Reason: "transaction.cancelled"},
+		},
+		{
+			name: "PaymentEventSkipped",
+			out:  func(o *relay.Outbound) { o.Type = "payment.completed" },
+			want: relay.Result{Outcome: relay.OutcomeSkipped, Reason: `"payment.completed" is not a transaction event`},
+		},
+		{
+			name: "AlreadyCreatedSkipped",
+			out: func(o *relay.Outbound) {
+				o.Created = &relay.CreatedDocument{Sink: "tax", Subject: o.Subject, DocumentNumber: "INV-2026-0042"}
+			},
+			want: relay.Result{Outcome: relay.OutcomeSkipped, Reason: `invoice "INV-2026-0042" already created`},
+		},
+		{
+			name: "MissingTaxFieldsPermanent",
+			out:  func(o *relay.Outbound) { o.Data = outbound(t, "missing_tax_fields").Data },
+			want: relay.Result{Outcome: relay.OutcomePermanent, Reason: "missing tax fields npwp, documentNumber, transactionType, transactionDetail, documentType"},
+		},
+		{
+			name: "NotJSONPermanent",
+			out:  func(o *relay.Outbound) { o.Data = json.RawMessage(`not json`) },
+			want: relay.Result{Outcome: relay.OutcomePermanent, Reason: "not a JSON object"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOnlinePajak(t)
+			if tt.fake != nil {
+				tt.fake(f)
+			}
+			var mods []func(*Config)
+			if tt.cfg != nil {
+				mods = append(mods, tt.cfg)
+			}
+			s := MustNewSink(t, f, mods...)
+			o := outbound(t, "line_items")
+			if tt.out != nil {
+				tt.out(o)
+			}
+			got := s.Deliver(context.Background(), o)
+			checkResult(t, got, tt.want)
+			if c := f.counts(); c.posts != tt.wantPosts || c.gets != 0 || c.duplicates != 0 {
+				t.Errorf("fake saw %+v, want %d POST(s), no GET, no duplicate", c, tt.wantPosts)
+			}
+		})
+	}
+}
+
+// TestSink_Deliver_Golden sends every golden request case to the strict fake:
+// each must be accepted, and the body on the wire must be the golden one.
+func TestSink_Deliver_Golden(t *testing.T) {
+	for name, wantErr := range goldenCases {
+		if wantErr != nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newFakeOnlinePajak(t)
+			dir := filepath.Join(goldenDir, name)
+			cfg := goldenConfig(t, dir)
+			s := MustNewSink(t, f, func(c *Config) {
+				c.VATRate, c.TransactionType, c.TransactionDetail, c.DocumentType = cfg.VATRate, cfg.TransactionType, cfg.TransactionDetail, cfg.DocumentType
+			})
+			got := s.Deliver(context.Background(), outbound(t, name))
+			if got.Outcome != relay.OutcomeDelivered {
+				t.Fatalf("Deliver = %v: %s (fake rejected: %q)", got.Outcome, got.Reason, f.rejected())
+			}
+			var wire, golden any
+			if err := json.Unmarshal(f.lastBody(), &wire); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "request.golden.json")), &golden); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(golden, wire); diff != "" {
+				t.Errorf("body on the wire differs from the golden request (-golden +wire):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSink_Deliver_ExactAmountsOnTheWire checks the bytes, not a decoded
+// value: 2^53+1 must arrive as the string "9007199254740993".
+func TestSink_Deliver_ExactAmountsOnTheWire(t *testing.T) {
+	f := newFakeOnlinePajak(t)
+	s := MustNewSink(t, f)
+	if got := s.Deliver(context.Background(), outbound(t, "large_amounts")); got.Outcome != relay.OutcomeDelivered {
+		t.Fatalf("Deliver = %v: %s", got.Outcome, got.Reason)
+	}
+	body := f.lastBody()
+	for _, want := range []string{`"unitPrice":"9007199254740993"`, `"discount":"900719925474099.37"`, `"vatRate":12`, `"revision":0`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("body %s does not contain %s", body, want)
+		}
+	}
+}
+
+// TestSink_Deliver_UnknownOutcome: the POST was written but no answer came.
+func TestSink_Deliver_UnknownOutcome(t *testing.T) {
+	stall := func(f *fakeOnlinePajak) func(http.ResponseWriter, *http.Request, []byte) bool {
+		return func(_ http.ResponseWriter, r *http.Request, _ []byte) bool {
+			f.stall(r)
+			return true
+		}
+	}
+	tests := []struct {
+		name string
+		fake func(f *fakeOnlinePajak)
+		cfg  func(*Config)
+		want relay.Result
+		// fake counts at the end
+		want2 fakeCounts
+	}{
+		{
+			name:  "CreatedThenStalled_LookupFinds",
+			fake:  func(f *fakeOnlinePajak) { f.stallAfterCreate = true },
+			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+		{
+			name:  "StalledBeforeCreating_LookupNotFound",
+			fake:  func(f *fakeOnlinePajak) { f.postHook = stall(f) },
+			want:  relay.Result{Outcome: relay.OutcomeTransient, Reason: "no answer after invoice \"INV-2026-0042\" was sent|deadline exceeded|found no invoice|api_key=REDACTED"},
+			want2: fakeCounts{posts: 1, gets: 1},
+		},
+		{
+			name: "Stalled_LookupFails",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = stall(f)
+				f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
+					apiError(w, http.StatusInternalServerError, "The API encountered a fatal error")
+					return true
+				}
+			},
+			want:  relay.Unknown("look-up by invoiceNumber failed: the API answered HTTP 500: The API encountered a fatal error"),
+			want2: fakeCounts{posts: 1, gets: 1},
+		},
+		{
+			name: "Stalled_LookupStallsToo",
+			fake: func(f *fakeOnlinePajak) {
+				f.stallAfterCreate = true
+				f.getHook = func(_ http.ResponseWriter, r *http.Request) bool { f.stall(r); return true }
+			},
+			cfg:   func(c *Config) { c.LookupTimeout = 500 * time.Millisecond },
+			want:  relay.Unknown("look-up by invoiceNumber failed|deadline exceeded"),
+			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+		{
+			name: "Stalled_LookupGatewayError",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = stall(f)
+				f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
+					gatewayError(w, http.StatusForbidden, "API_KEY_UNAUTHORIZED", "The api_key supplied is not authorized to access the given service.")
+					return true
+				}
+			},
+			want:  relay.Unknown("look-up by invoiceNumber failed: API gateway answered HTTP 403: API_KEY_UNAUTHORIZED"),
+			want2: fakeCounts{posts: 1, gets: 1},
+		},
+		{
+			name: "ConnectionDroppedAfterCreate_LookupFinds",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = func(w http.ResponseWriter, _ *http.Request, _ []byte) bool {
+					f.addInvoice("INV-2026-0042")
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err == nil {
+						conn.Close()
+					}
+					return true
+				}
+			},
+			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+		{
+			name: "UnreadableSuccess_LookupFinds",
+			fake: func(f *fakeOnlinePajak) {
+				f.postHook = func(w http.ResponseWriter, _ *http.Request, _ []byte) bool {
+					f.addInvoice("INV-2026-0042")
+					w.WriteHeader(http.StatusOK)
+					_, _ = w.Write([]byte(`<html>Invoice saved</html>`))
+					return true
+				}
+			},
+			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each case waits out a deadline; in parallel they cost one.
+			t.Parallel()
+			f := newFakeOnlinePajak(t)
+			tt.fake(f)
+			var mods []func(*Config)
+			if tt.cfg != nil {
+				mods = append(mods, tt.cfg)
+			}
+			s := MustNewSink(t, f, mods...)
+			// The attempt's deadline: ample to connect and send even on a
+			// loaded machine, then the fake stalls past it.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			got := s.Deliver(ctx, outbound(t, "line_items"))
+			checkResult(t, got, tt.want)
+			if c := f.counts(); c != tt.want2 {
+				t.Errorf("fake saw %+v, want %+v", c, tt.want2)
+			}
+		})
+	}
+}
+
+// TestSink_Deliver_NotSent: a failure before the request was written is
+// transient, with no look-up.
+func TestSink_Deliver_NotSent(t *testing.T) {
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		base := dead.URL
+		dead.Close()
+		tr := &http.Transport{}
+		t.Cleanup(tr.CloseIdleConnections)
+		s, err := New("SINK_TAX_", Config{BaseURL: base, APIKey: fakeAPIKey, UserID: fakeUserID}, Deps{HTTP: &http.Client{Transport: tr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.Deliver(context.Background(), outbound(t, "line_items"))
+		checkResult(t, got, relay.Result{Outcome: relay.OutcomeTransient, Reason: `sending invoice "INV-2026-0042": Post "http://127.0.0.1|api_key=REDACTED|connect`})
+	})
+	t.Run("ContextAlreadyDone", func(t *testing.T) {
+		f := newFakeOnlinePajak(t)
+		s := MustNewSink(t, f)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		got := s.Deliver(ctx, outbound(t, "line_items"))
+		checkResult(t, got, relay.Result{Outcome: relay.OutcomeTransient, Reason: "context canceled"})
+		if c := f.counts(); c != (fakeCounts{}) {
+			t.Errorf("fake saw %+v, want nothing", c)
+		}
+	})
+}
+
+// TestSink_Deliver_PriorUnknown: an earlier attempt may have created the
+// invoice (the process died mid-request); look it up before any POST.
+func TestSink_Deliver_PriorUnknown(t *testing.T) {
+	lookupFails := func(f *fakeOnlinePajak) {
+		f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
+			w.WriteHeader(http.StatusBadGateway)
+			return true
+		}
+	}
+	tests := []struct {
+		name    string
+		prior   bool
+		attempt int
+		fake    func(f *fakeOnlinePajak)
+		want    relay.Result
+		counts  fakeCounts
+	}{
+		{
+			name:  "ExistsNoPost",
+			prior: true, attempt: 2,
+			fake:   func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
+			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			counts: fakeCounts{gets: 1, invoices: 1},
+		},
+		{
+			name:  "NotFoundPosts",
+			prior: true, attempt: 2,
+			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}),
+			counts: fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+		{
+			name:  "LookupFailsNoPost",
+			prior: true, attempt: 2,
+			fake:   lookupFails,
+			want:   relay.Unknown("earlier attempt's outcome is unknown|look-up of invoice \"INV-2026-0042\" failed|HTTP 502"),
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "FirstAttemptAfterCrash",
+			prior: true, attempt: 1,
+			fake:   func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
+			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			counts: fakeCounts{gets: 1, invoices: 1},
+		},
+		{
+			name:    "RetryLooksUpToo",
+			attempt: 3,
+			fake:    func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
+			want:    relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			counts:  fakeCounts{gets: 1, invoices: 1},
+		},
+		{
+			name:    "RetryLookupFailurePostsAnyway",
+			attempt: 3,
+			fake:    lookupFails,
+			want:    relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}),
+			counts:  fakeCounts{posts: 1, gets: 1, invoices: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOnlinePajak(t)
+			if tt.fake != nil {
+				tt.fake(f)
+			}
+			s := MustNewSink(t, f)
+			o := outbound(t, "line_items")
+			o.PriorUnknown, o.Attempt = tt.prior, tt.attempt
+			got := s.Deliver(context.Background(), o)
+			checkResult(t, got, tt.want)
+			if c := f.counts(); c != tt.counts {
+				t.Errorf("fake saw %+v, want %+v", c, tt.counts)
+			}
+		})
+	}
+}
+
+func TestSink_Lookup(t *testing.T) {
+	tests := []struct {
+		name      string
+		answer    func(w http.ResponseWriter)
+		wantFound bool
+		wantErr   string
+	}{
+		{"Found", func(w http.ResponseWriter) {
+			writeJSON(w, 200, map[string]any{"code": 200, "response": map[string]any{"invoice": map[string]any{"invoiceId": "abc-1"}}})
+		}, true, ""},
+		{"NotFound404", func(w http.ResponseWriter) { apiError(w, 404, "Invoice not found") }, false, ""},
+		{"NotFoundCodeIn200", func(w http.ResponseWriter) { writeJSON(w, 200, map[string]any{"code": 404, "message": "not found"}) }, false, ""},
+		{"NotFound400Message", func(w http.ResponseWriter) { apiError(w, 400, "Invoice with number INV-2026-0042 not found") }, false, ""},
+		{"NullInvoice", func(w http.ResponseWriter) {
+			writeJSON(w, 200, map[string]any{"code": 200, "response": map[string]any{"invoice": nil}})
+		}, false, ""},
+		{"OtherInvoice", func(w http.ResponseWriter) {
+			writeJSON(w, 200, map[string]any{"code": 200, "response": map[string]any{"invoice": map[string]any{"invoiceId": 7, "invoiceNumber": "INV-9"}}})
+		}, false, `answered invoice "INV-9"`},
+		{"NoResponse", func(w http.ResponseWriter) { writeJSON(w, 200, map[string]any{"code": 200}) }, false, "HTTP 200"},
+		{"Other400", func(w http.ResponseWriter) { apiError(w, 400, "invalid token given") }, false, "HTTP 400: invalid token given"},
+		{"NotJSON", func(w http.ResponseWriter) { w.WriteHeader(200); _, _ = w.Write([]byte("ok")) }, false, "HTTP 200: ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeOnlinePajak(t)
+			f.getHook = func(w http.ResponseWriter, _ *http.Request) bool { tt.answer(w); return true }
+			s := MustNewSink(t, f)
+			found, err := s.lookup(context.Background(), "INV-2026-0042")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("lookup: %v, %v; want error with %q", found, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || (found != nil) != tt.wantFound {
+				t.Fatalf("lookup = %v, %v; want found %v", found, err, tt.wantFound)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"-5", 0},
+		{"30", 30 * time.Second},
+		{" 7200 ", 2 * time.Hour},
+		{testNow.Add(45 * time.Second).Format(http.TimeFormat), 45 * time.Second},
+		{testNow.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"Mon, 32 Foo 2026", 0},
+		{"99999999999999999999", 0},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.in != "" {
+			h.Set("Retry-After", tt.in)
+		}
+		if got := retryAfter(h, testNow); got != tt.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSink_RedactErr(t *testing.T) {
+	const key = "k+y/ä=&x"
+	s, err := New("SINK_TAX_", Config{APIKey: key, UserID: "1"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{s.url(nil), "raw " + key, "query " + strings.ReplaceAll(s.url(nil), "&", " ")} {
+		got := s.redact(in)
+		if strings.Contains(got, key) || strings.Contains(got, "k%2By%2F") || strings.Contains(got, "k+y%2F") {
+			t.Errorf("redact(%q) = %q, still has the key", in, got)
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+var (
+	bktEvents      = []byte("events")
+	bktRaw         = []byte("raw")
+	bktCloudEvents = []byte("cloudevents")
+	bktByTime      = []byte("by_time")
+	bktBySubject   = []byte("by_subject")
+	bktSearch      = []byte("search")
+	bktDeliveries  = []byte("deliveries")
+	bktDead        = []byte("dead")
+	bktCreated     = []byte("created")
+	bktOperations  = []byte("operations")
+	bktCounts      = []byte("counts")
+	bktOutbox      = []byte("outbox")
+
+	subDue      = []byte("due")
+	subInflight = []byte("inflight")
+	subQueue    = []byte("queue")
+	subOpen     = []byte("open")
+	subCounts   = []byte("counts")
+)
+
+func createBuckets(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bktEvents, bktRaw, bktCloudEvents, bktByTime, bktBySubject, bktSearch,
+		bktDeliveries, bktDead, bktCreated, bktOperations, bktCounts, bktOutbox} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventMeta is the small per-event record; the body and the CloudEvent live
+// in their own buckets so that state changes rewrite only this.
+type eventMeta struct {
+	Type           string `json:"t,omitempty"`
+	Subject        string `json:"s,omitempty"`
+	Test           bool   `json:"x,omitempty"`
+	ReceivedAt     int64  `json:"r"`
+	LastReceivedAt int64  `json:"lr,omitempty"`
+	Duplicates     int    `json:"d,omitempty"`
+	Unparsed       bool   `json:"u,omitempty"`
+	ParseError     string `json:"pe,omitempty"`
+	Doc            string `json:"dn,omitempty"`
+	Counterparty   string `json:"cp,omitempty"`
+	// DataOffset is where the CloudEvent's data starts (0: no data), so a
+	// claim slices it out instead of parsing the event.
+	DataOffset int               `json:"do,omitempty"`
+	States     map[string]string `json:"st,omitempty"`
+}
+
+func (m *eventMeta) status() string {
+	states := make([]string, 0, len(m.States))
+	for _, s := range m.States {
+		states = append(states, s)
+	}
+	return relay.EventStatus(m.Unparsed, states)
+}
+
+func (m *eventMeta) summary(id string) relay.EventSummary {
+	return relay.EventSummary{
+		ID: id, Type: m.Type, Subject: m.Subject, Status: m.status(), Test: m.Test,
+		ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), DocumentNumber: m.Doc, Counterparty: m.Counterparty,
+	}
+}
+
+// deliveryRecord is an event's delivery state at one sink plus the keys that
+// place it in the outbox indexes.
+type deliveryRecord struct {
+	relay.DeliveryState
+	OrderKey      string `json:"order_key,omitempty"`
+	Seq           uint64 `json:"seq"`
+	DueKey        []byte `json:"due_key,omitempty"`
+	OpenKey       []byte `json:"open_key,omitempty"`
+	DeadKey       []byte `json:"dead_key,omitempty"`
+	ScheduleStart int    `json:"schedule_start,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+}
+
+// maxHistory bounds the attempts kept per delivery (the first ones and the
+// latest ones are what an operator reads).
+const maxHistory = 50
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func tsKey(t int64, rest ...[]byte) []byte {
+	n := 8
+	for _, r := range rest {
+		n += len(r)
+	}
+	k := make([]byte, 0, n)
+	// A time before 1970 (a zero time.Time: a Transition without NextAt, an
+	// Attempt without At) counts as the epoch, i.e. due at once; as uint64
+	// it would sort after every real time.
+	k = append(k, u64(uint64(max(t, 0)))...)
+	for _, r := range rest {
+		k = append(k, r...)
+	}
+	return k
+}
+
+func join(parts ...[]byte) []byte {
+	return bytes.Join(parts, []byte{0})
+}
+
+func deliveryKey(id, sink string) []byte { return join([]byte(id), []byte(sink)) }
+
+func getMeta(tx *bolt.Tx, id string) (*eventMeta, error) {
+	v := tx.Bucket(bktEvents).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	var m eventMeta
+	if err := json.Unmarshal(v, &m); err != nil {
+		return nil, fmt.Errorf("store: decode event %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// putMeta writes m, keeping the per-status counts right; old is the record
+// before the change (nil for a new event).
+func putMeta(tx *bolt.Tx, id string, old, m *eventMeta) error {
+	buf, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bktEvents).Put([]byte(id), buf); err != nil {
+		return err
+	}
+	newStatus := m.status()
+	if old != nil {
+		if oldStatus := old.status(); oldStatus != newStatus {
+			addCount(tx.Bucket(bktCounts), oldStatus, -1)
+		} else {
+			return nil
+		}
+	}
+	addCount(tx.Bucket(bktCounts), newStatus, 1)
+	return nil
+}
+
+func (m *eventMeta) clone() *eventMeta {
+	c := *m
+	c.States = make(map[string]string, len(m.States))
+	for k, v := range m.States {
+		c.States[k] = v
+	}
+	return &c
+}
+
+// setState records a sink's delivery state on the event. The event keeps
+// only what its status needs, so claiming (pending → in_flight) does not
+// rewrite it.
+func setState(tx *bolt.Tx, id, sink, state string) error {
+	if state == relay.StateInFlight {
+		state = relay.StatePending
+	}
+	m, err := getMeta(tx, id)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return fmt.Errorf("store: event %s missing", id)
+	}
+	if m.States[sink] == state {
+		return nil
+	}
+	old := m.clone()
+	if m.States == nil {
+		m.States = map[string]string{}
+	}
+	m.States[sink] = state
+	return putMeta(tx, id, old, m)
+}
+
+func addCount(b *bolt.Bucket, name string, delta int64) {
+	k := []byte(name)
+	var n int64
+	if v := b.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	_ = b.Put(k, u64(uint64(n)))
+}
+
+func getCount(b *bolt.Bucket, name string) int64 {
+	if v := b.Get([]byte(name)); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+func getDelivery(tx *bolt.Tx, id, sink string) (*deliveryRecord, error) {
+	v := tx.Bucket(bktDeliveries).Get(deliveryKey(id, sink))
+	if v == nil {
+		return nil, nil
+	}
+	var r deliveryRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("store: decode delivery %s/%s: %w", id, sink, err)
+	}
+	return &r, nil
+}
+
+func putDelivery(tx *bolt.Tx, id string, r *deliveryRecord) error {
+	buf, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bktDeliveries).Put(deliveryKey(id, r.Sink), buf)
+}
+
+// deliveriesOf returns every delivery record of an event, by sink name.
+func deliveriesOf(tx *bolt.Tx, id string) ([]*deliveryRecord, error) {
+	prefix := append([]byte(id), 0)
+	c := tx.Bucket(bktDeliveries).Cursor()
+	var out []*deliveryRecord
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var r deliveryRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("store: decode delivery %s: %w", k, err)
+		}
+		out = append(out, &r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
+	return out, nil
+}
+
+func sinkBucket(tx *bolt.Tx, sink string) (*bolt.Bucket, error) {
+	ob := tx.Bucket(bktOutbox)
+	if b := ob.Bucket([]byte(sink)); b != nil {
+		return b, nil
+	}
+	if !tx.Writable() {
+		return nil, nil
+	}
+	b, err := ob.CreateBucket([]byte(sink))
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range [][]byte{subDue, subInflight, subQueue, subOpen, subCounts} {
+		if _, err := b.CreateBucket(sub); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// encodeRaw stores a delivery's headers and body: uvarint header count,
+// then length-prefixed names and values, then the body.
+func encodeRaw(d *relay.Delivery) []byte {
+	n := 16 + len(d.Body)
+	keys := make([]string, 0, len(d.Headers))
+	for k, v := range d.Headers {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 8
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		v := d.Headers[k]
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return append(b, d.Body...)
+}
+
+func decodeRaw(b []byte) (map[string]string, []byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 {
+		return nil, nil, fmt.Errorf("store: corrupt raw delivery")
+	}
+	b = b[w:]
+	h := make(map[string]string, n)
+	read := func() (string, error) {
+		l, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < l {
+			return "", fmt.Errorf("store: corrupt raw delivery")
+		}
+		s := string(b[w : w+int(l)])
+		b = b[w+int(l):]
+		return s, nil
+	}
+	for i := uint64(0); i < n; i++ {
+		k, err := read()
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := read()
+		if err != nil {
+			return nil, nil, err
+		}
+		h[k] = v
+	}
+	body := make([]byte, len(b))
+	copy(body, b)
+	return h, body, nil
+}

@@ -1,0 +1,479 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// ClaimDue marks up to max due entries of sink in_flight and returns them,
+// with the due time of the first entry not yet due (zero when none).
+func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
+	var claims []relay.Claim
+	var next time.Time
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		claims, next = claims[:0], time.Time{}
+		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
+		if sb == nil {
+			return nil
+		}
+		due := sb.Bucket(subDue)
+		type item struct{ key, id []byte }
+		var items []item
+		c := due.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			at := int64(binary.BigEndian.Uint64(k[:8]))
+			if at > now.UnixNano() || len(items) >= max {
+				if at > now.UnixNano() {
+					next = time.Unix(0, at)
+				} else {
+					next = now
+				}
+				break
+			}
+			items = append(items, item{append([]byte(nil), k...), append([]byte(nil), v...)})
+		}
+		for _, it := range items {
+			id := string(it.id)
+			if err := due.Delete(it.key); err != nil {
+				return err
+			}
+			r, err := getDelivery(tx, id, sink)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.State != relay.StatePending {
+				continue // stale index entry; the record is the truth
+			}
+			r.DueKey = nil
+			r.State = relay.StateInFlight
+			r.UpdatedAt = now.UTC()
+			if err := sb.Bucket(subInflight).Put(it.id, nil); err != nil {
+				return err
+			}
+			moveCount(sb, relay.StatePending, relay.StateInFlight)
+			if err := putDelivery(tx, id, r); err != nil {
+				return err
+			}
+			cl, err := loadClaim(tx, id, sink, r)
+			if err != nil {
+				return err
+			}
+			claims = append(claims, cl)
+		}
+		return nil
+	})
+	return claims, next, err
+}
+
+func loadClaim(tx *bolt.Tx, id, sink string, r *deliveryRecord) (relay.Claim, error) {
+	m, err := getMeta(tx, id)
+	if err != nil {
+		return relay.Claim{}, err
+	}
+	if m == nil {
+		return relay.Claim{}, fmt.Errorf("store: event %s missing", id)
+	}
+	headers, body, err := decodeRaw(tx.Bucket(bktRaw).Get([]byte(id)))
+	if err != nil {
+		return relay.Claim{}, err
+	}
+	ce := append(json.RawMessage(nil), tx.Bucket(bktCloudEvents).Get([]byte(id))...)
+	data, err := eventData(ce, m.DataOffset)
+	if err != nil {
+		return relay.Claim{}, fmt.Errorf("store: event %s: %w", id, err)
+	}
+	cl := relay.Claim{
+		Outbound: relay.Outbound{
+			EventID: id, Sink: sink, Type: m.Type, Subject: m.Subject, Test: m.Test,
+			Event: ce, Data: data,
+			Delivery:     relay.Delivery{ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, Body: body},
+			Attempt:      r.Attempts + 1,
+			PriorUnknown: r.PriorUnknown,
+		},
+		ScheduleAttempt: r.Attempts - r.ScheduleStart + 1,
+	}
+	if m.Subject != "" {
+		cd, err := getCreated(tx, sink, m.Subject)
+		if err != nil {
+			return relay.Claim{}, err
+		}
+		cl.Created = cd
+	}
+	return cl, nil
+}
+
+func getCreated(tx *bolt.Tx, sink, subject string) (*relay.CreatedDocument, error) {
+	v := tx.Bucket(bktCreated).Get(join([]byte(sink), []byte(subject)))
+	if v == nil {
+		return nil, nil
+	}
+	var cd relay.CreatedDocument
+	if err := json.Unmarshal(v, &cd); err != nil {
+		return nil, fmt.Errorf("store: decode created %s/%s: %w", sink, subject, err)
+	}
+	return &cd, nil
+}
+
+func putCreated(tx *bolt.Tx, cd *relay.CreatedDocument) error {
+	buf, err := json.Marshal(cd)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bktCreated).Put(join([]byte(cd.Sink), []byte(cd.Subject)), buf)
+}
+
+func moveCount(sb *bolt.Bucket, from, to string) {
+	c := sb.Bucket(subCounts)
+	addCount(c, from, -1)
+	addCount(c, to, 1)
+}
+
+// Finish records an attempt of a claimed entry and moves it to t.State.
+func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attempt, t relay.Transition) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		r, err := getDelivery(tx, eventID, sink)
+		if err != nil {
+			return err
+		}
+		if r == nil || r.State != relay.StateInFlight {
+			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight", eventID, sink)
+		}
+		sb, err := sinkBucket(tx, sink)
+		if err != nil {
+			return err
+		}
+		if err := sb.Bucket(subInflight).Delete([]byte(eventID)); err != nil {
+			return err
+		}
+		r.Attempts++
+		r.History = append(r.History, a)
+		if len(r.History) > maxHistory {
+			r.History = append(r.History[:10:10], r.History[len(r.History)-(maxHistory-10):]...)
+		}
+		r.LastError = a.Error
+		r.LastStatus = a.StatusCode
+		r.PriorUnknown = t.PriorUnknown
+		if t.Result != nil {
+			r.Result = t.Result
+		}
+		return transition(tx, sb, eventID, r, relay.StateInFlight, t.State, t.NextAt, t.Reason, a.At, t.Created)
+	})
+}
+
+// transition moves r from state `from` to `to`, keeping every index and
+// count right, and writes r and the event's state.
+func transition(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, from, to string, nextAt time.Time, reason string, now time.Time, created *relay.CreatedDocument) error {
+	r.State = to
+	r.UpdatedAt = now.UTC()
+	r.Reason = reason
+	moveCount(sb, from, to)
+	switch to {
+	case relay.StatePending:
+		if err := schedule(sb, id, r, nextAt); err != nil {
+			return err
+		}
+	case relay.StateDelivered, relay.StateSkipped, relay.StateDead:
+		r.NextAttemptAt = nil
+		if err := closeEntry(sb, id, r); err != nil {
+			return err
+		}
+		if to == relay.StateDead {
+			if err := markDead(tx, id, r, now); err != nil {
+				return err
+			}
+		}
+		if created != nil {
+			if err := putCreated(tx, created); err != nil {
+				return err
+			}
+		}
+	case relay.StateNeedsReview:
+		r.NextAttemptAt = nil
+		if err := sb.Bucket(subOpen).Delete(r.OpenKey); err != nil {
+			return err
+		}
+		r.OpenKey = nil
+		if err := markDead(tx, id, r, now); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("store: invalid transition of %s/%s to %q", id, r.Sink, to)
+	}
+	if err := putDelivery(tx, id, r); err != nil {
+		return err
+	}
+	return setState(tx, id, r.Sink, to)
+}
+
+func markDead(tx *bolt.Tx, id string, r *deliveryRecord, now time.Time) error {
+	r.DeadKey = tsKey(now.UnixNano(), []byte(r.Sink), []byte{0}, []byte(id))
+	return tx.Bucket(bktDead).Put(r.DeadKey, nil)
+}
+
+func unmarkDead(tx *bolt.Tx, r *deliveryRecord) error {
+	if r.DeadKey == nil {
+		return nil
+	}
+	err := tx.Bucket(bktDead).Delete(r.DeadKey)
+	r.DeadKey = nil
+	return err
+}
+
+// closeEntry takes a finished entry out of the open index and its subject's
+// queue, and makes the next entry of the queue due now.
+func closeEntry(sb *bolt.Bucket, id string, r *deliveryRecord) error {
+	if r.OpenKey != nil {
+		if err := sb.Bucket(subOpen).Delete(r.OpenKey); err != nil {
+			return err
+		}
+		r.OpenKey = nil
+	}
+	if r.DueKey != nil {
+		if err := sb.Bucket(subDue).Delete(r.DueKey); err != nil {
+			return err
+		}
+		r.DueKey = nil
+	}
+	if r.OrderKey == "" {
+		return nil
+	}
+	q := sb.Bucket(subQueue)
+	prefix := append([]byte(r.OrderKey), 0)
+	if err := q.Delete(append(append([]byte(nil), prefix...), u64(r.Seq)...)); err != nil {
+		return err
+	}
+	k, v := q.Cursor().Seek(prefix)
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	// The next entry of the subject becomes the head: make it due now.
+	nextID := string(v)
+	tx := sb.Tx()
+	next, err := getDelivery(tx, nextID, r.Sink)
+	if err != nil {
+		return err
+	}
+	if next == nil || next.State != relay.StatePending || next.DueKey != nil {
+		return nil
+	}
+	if err := schedule(sb, nextID, next, r.UpdatedAt); err != nil {
+		return err
+	}
+	return putDelivery(tx, nextID, next)
+}
+
+// ResumeInFlight handles entries a crash left in flight.
+func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, now time.Time) (int, error) {
+	var n int
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
+		if sb == nil {
+			return nil
+		}
+		var ids []string
+		_ = sb.Bucket(subInflight).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+		for _, id := range ids {
+			if err := sb.Bucket(subInflight).Delete([]byte(id)); err != nil {
+				return err
+			}
+			r, err := getDelivery(tx, id, sink)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.State != relay.StateInFlight {
+				continue
+			}
+			n++
+			if review {
+				r.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
+				if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StateNeedsReview, time.Time{}, r.LastError, now, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			r.PriorUnknown = true
+			if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StatePending, now, "resumed after restart", now, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// reopen moves a finished or needs-review record back to pending with a
+// fresh schedule, keeping its history and the event id.
+func reopen(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time.Time) error {
+	from := r.State
+	if err := unmarkDead(tx, r); err != nil {
+		return err
+	}
+	r.ScheduleStart = r.Attempts
+	r.PriorUnknown = false
+	r.Reason = ""
+	r.State = relay.StatePending
+	r.UpdatedAt = now.UTC()
+	moveCount(sb, from, relay.StatePending)
+	if from == relay.StateNeedsReview {
+		// Still the head of its subject's queue: due now.
+		r.OpenKey = tsKey(now.UnixNano(), u64(r.Seq))
+		if err := sb.Bucket(subOpen).Put(r.OpenKey, []byte(id)); err != nil {
+			return err
+		}
+		if err := schedule(sb, id, r, now); err != nil {
+			return err
+		}
+	} else {
+		seq, err := sb.NextSequence()
+		if err != nil {
+			return err
+		}
+		r.Seq = seq
+		if err := enqueue(sb, id, r, now); err != nil {
+			return err
+		}
+	}
+	if err := putDelivery(tx, id, r); err != nil {
+		return err
+	}
+	return setState(tx, id, r.Sink, relay.StatePending)
+}
+
+func addOperation(tx *bolt.Tx, id string, h relay.HistoryEntry) error {
+	buf, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bktOperations)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(join([]byte(id), append(u64(uint64(h.At.UnixNano())), u64(seq)...)), buf)
+}
+
+// Replay queues a new delivery of a stored event to a sink.
+func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget, operator string, now time.Time) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		m, err := getMeta(tx, eventID)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
+		}
+		if m.Unparsed {
+			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
+		}
+		r, err := getDelivery(tx, eventID, t.Sink)
+		if err != nil {
+			return err
+		}
+		if r != nil && !relay.Terminal(r.State) {
+			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, r.State)
+		}
+		op := relay.HistoryEntry{At: now.UTC(), Operator: operator, Action: "replay", Sink: t.Sink}
+		if r == nil {
+			if err := newOutboxEntry(tx, eventID, t, now); err != nil {
+				return err
+			}
+			if err := setState(tx, eventID, t.Sink, relay.StatePending); err != nil {
+				return err
+			}
+			return addOperation(tx, eventID, op)
+		}
+		sb, err := sinkBucket(tx, t.Sink)
+		if err != nil {
+			return err
+		}
+		r.OrderKey = t.OrderKey
+		if err := reopen(tx, sb, eventID, r, now); err != nil {
+			return err
+		}
+		return addOperation(tx, eventID, op)
+	})
+}
+
+// Resolve settles a needs_review delivery: delivered (with what the
+// operator found) or retry.
+func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolution, now time.Time) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if res.Outcome != "delivered" && res.Outcome != "retry" {
+			return relay.Errorf(relay.EINVALID, "outcome: must be delivered or retry, not %q", res.Outcome)
+		}
+		m, err := getMeta(tx, eventID)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
+		}
+		r, err := getDelivery(tx, eventID, res.Sink)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return relay.Errorf(relay.ENOTFOUND, "event %s has no delivery to sink %q", eventID, res.Sink)
+		}
+		if r.State != relay.StateNeedsReview {
+			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s, not needs_review", eventID, res.Sink, r.State)
+		}
+		sb, err := sinkBucket(tx, res.Sink)
+		if err != nil {
+			return err
+		}
+		op := relay.HistoryEntry{At: now.UTC(), Operator: res.Operator, Action: "resolve:" + res.Outcome, Sink: res.Sink}
+		if res.Outcome == "retry" {
+			if err := reopen(tx, sb, eventID, r, now); err != nil {
+				return err
+			}
+			return addOperation(tx, eventID, op)
+		}
+		if err := unmarkDead(tx, r); err != nil {
+			return err
+		}
+		if res.Result != nil {
+			r.Result = res.Result
+			op.Detail = res.Result["document_number"]
+		}
+		var cd *relay.CreatedDocument
+		if doc := res.Result["document_number"]; doc != "" && m.Subject != "" {
+			cd = &relay.CreatedDocument{Sink: res.Sink, Subject: m.Subject, EventID: eventID, DocumentNumber: doc, CreatedAt: now.UTC()}
+		}
+		r.LastError = ""
+		if err := transition(tx, sb, eventID, r, relay.StateNeedsReview, relay.StateDelivered, time.Time{}, "resolved by operator", now, cd); err != nil {
+			return err
+		}
+		return addOperation(tx, eventID, op)
+	})
+}
+
+// eventData returns the data member of a stored CloudEvent: by the offset
+// recorded at ingest when there is one, else by parsing.
+func eventData(ce []byte, off int) (json.RawMessage, error) {
+	if len(ce) == 0 {
+		return nil, nil
+	}
+	if off > 0 && off < len(ce) && ce[len(ce)-1] == '}' {
+		return ce[off : len(ce)-1 : len(ce)-1], nil
+	}
+	var v struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(ce, &v); err != nil {
+		return nil, err
+	}
+	return v.Data, nil
+}
