@@ -39,10 +39,20 @@ func DeliveryHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, 6)
 	for k, v := range h {
 		if len(v) > 0 && KeepHeader(k) {
-			out[http.CanonicalHeaderKey(k)] = v[0]
+			out[headerName(k)] = v[0]
 		}
 	}
 	return out
+}
+
+// headerName spells a kept header the way TagihanAI documents it
+// (X-TagihanAI-Signature), not Go's canonical X-Tagihanai-Signature.
+func headerName(k string) string {
+	k = http.CanonicalHeaderKey(k)
+	if strings.HasPrefix(k, "X-Tagihanai-") {
+		return "X-TagihanAI-" + k[len("X-Tagihanai-"):]
+	}
+	return k
 }
 
 // Header returns the stored header name case-insensitively.

@@ -113,6 +113,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if d.started {
 		return errors.New("relay: dispatcher already started")
 	}
+	if d.stopped {
+		// Stop has run (its once is spent): goroutines started now would
+		// never be stopped.
+		return errors.New("relay: dispatcher already stopped")
+	}
 	d.started = true
 	now := d.now()
 	for _, s := range d.specs {

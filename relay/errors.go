@@ -25,6 +25,18 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return fmt.Sprintf("relay: %s: %s", e.Code, e.Message) }
 
+// Is makes errors.Is match an *Error by code, so callers and tests can
+// write errors.Is(err, relay.ErrNotFound) for any not-found error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Message == "" || t == e || t.Message == e.Message || isSentinel(t))
+}
+
+// Sentinels compare by code only.
+func isSentinel(e *Error) bool {
+	return e == ErrNotFound || e == ErrConflict || e == ErrInvalid || e == ErrUnavailable
+}
+
 // Errorf returns an *Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -54,5 +66,14 @@ func ErrorMessage(err error) string {
 	return "internal error"
 }
 
-// ErrNotFound is returned when an event, delivery or dead letter does not exist.
-var ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}
+// Sentinels for errors.Is: any *Error with the same code matches.
+var (
+	// ErrNotFound matches errors for an event, delivery or dead letter that does not exist.
+	ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}
+	// ErrConflict matches errors for an action the current state does not allow.
+	ErrConflict = &Error{Code: ECONFLICT, Message: "conflict"}
+	// ErrInvalid matches errors for a bad filter, body or argument.
+	ErrInvalid = &Error{Code: EINVALID, Message: "invalid request"}
+	// ErrUnavailable matches errors for a store that cannot take writes now.
+	ErrUnavailable = &Error{Code: EUNAVAILABLE, Message: "unavailable"}
+)

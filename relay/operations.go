@@ -129,16 +129,17 @@ func (o *Operations) Resolve(ctx context.Context, id string, res Resolution, ope
 	if err := o.Store.Resolve(ctx, id, res, o.now()); err != nil {
 		return err
 	}
-	if res.Outcome == "retry" {
-		o.notify(res.Sink)
-	}
+	// Retry makes the delivery due; delivered makes the next queued event
+	// of its subject due (subject ordering). Either way the sink must look.
+	o.notify(res.Sink)
 	return nil
 }
 
 // Import stores one exported delivery (skipped when its id exists), routed
-// to sinks only when route is set. Routing, subject and search fields come
-// from the raw body; the stored CloudEvent is the exported one when present,
-// so an export/import round trip keeps it byte for byte.
+// to sinks only when route is set. The CloudEvent, routing, subject and
+// search fields are rebuilt from the raw body and receive time, exactly as
+// ingest built them (the export's "event" is compacted JSON, so it is not
+// stored); with the same RELAY_SOURCE the event comes out byte for byte.
 func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) (bool, error) {
 	if rec.ID == "" {
 		return false, Errorf(EINVALID, "id: required")
@@ -155,9 +156,7 @@ func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) 
 		// The id is the record's (it may have come from a header fallback).
 		e.ID = rec.ID
 	}
-	if len(rec.Event) > 0 && !e.Unparsed {
-		e.Event, e.EventDataOffset = rec.Event, 0
-	}
+
 	ok, err := o.Store.Import(ctx, e)
 	if err == nil && ok && len(e.Targets) > 0 {
 		sinks := make([]string, len(e.Targets))

@@ -19,27 +19,30 @@ type Retention struct {
 	OnRemoved func(n int)
 	Now       func() time.Time
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu      sync.Mutex
+	stopped bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
-// Start runs the first pass at once and then every Interval.
+// Start runs the first pass at once and then every Interval. It does
+// nothing when already started or stopped.
 func (r *Retention) Start(ctx context.Context) {
-	if r.Chunk <= 0 {
-		r.Chunk = 200
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped || r.cancel != nil {
+		return
 	}
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.Log == nil {
-		r.Log = slog.New(slog.DiscardHandler)
+	interval := r.Interval
+	if interval <= 0 {
+		interval = 10 * time.Minute // RELAY_RETENTION_INTERVAL's default; NewTicker panics on <= 0
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		t := time.NewTicker(r.Interval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			r.RunOnce(ctx)
@@ -53,15 +56,26 @@ func (r *Retention) Start(ctx context.Context) {
 }
 
 // RunOnce purges until nothing older than MaxAge can be removed, and
-// returns how many events it removed.
+// returns how many events it removed. Unset fields take their defaults
+// here, so RunOnce works without Start and never writes r.
 func (r *Retention) RunOnce(ctx context.Context) int {
-	cutoff := r.Now().Add(-r.MaxAge)
+	now, log, chunk := r.Now, r.Log, r.Chunk
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if chunk <= 0 {
+		chunk = 200
+	}
+	cutoff := now().Add(-r.MaxAge)
 	total := 0
 	for ctx.Err() == nil {
-		res, err := r.Store.Purge(ctx, cutoff, r.Chunk)
+		res, err := r.Store.Purge(ctx, cutoff, chunk)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.Log.Error("retention", "error", err)
+				log.Error("retention", "error", err)
 			}
 			break
 		}
@@ -74,7 +88,7 @@ func (r *Retention) RunOnce(ctx context.Context) int {
 		}
 	}
 	if total > 0 {
-		r.Log.Info("retention removed events", "count", total, "older_than", cutoff.UTC().Format(time.RFC3339))
+		log.Info("retention removed events", "count", total, "older_than", cutoff.UTC().Format(time.RFC3339))
 	}
 	return total
 }
@@ -82,8 +96,12 @@ func (r *Retention) RunOnce(ctx context.Context) int {
 // Stop stops the loop and waits for it. Idempotent; safe before Start.
 func (r *Retention) Stop() {
 	r.once.Do(func() {
-		if r.cancel != nil {
-			r.cancel()
+		r.mu.Lock()
+		r.stopped = true
+		cancel := r.cancel
+		r.mu.Unlock()
+		if cancel != nil {
+			cancel()
 		}
 		r.wg.Wait()
 	})

@@ -296,6 +296,11 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 				continue
 			}
 			n++
+			// The interrupted attempt counts, so a delivery that keeps
+			// killing the process still reaches the end of its schedule.
+			r.Attempts++
+			r.History = append(r.History, relay.Attempt{At: now.UTC(), Outcome: relay.OutcomeUnknown.String(),
+				Error: "interrupted: the relay stopped while this attempt was in flight"})
 			if review {
 				r.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
 				if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StateNeedsReview, time.Time{}, r.LastError, now, nil); err != nil {

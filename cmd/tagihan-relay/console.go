@@ -4,12 +4,26 @@ import (
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/console"
 )
 
-// mountConsole returns the function that adds the web console to the admin
-// listener, or nil while the console is not built in.
-func mountConsole(ops *relay.Operations, cfg *Config, log *slog.Logger) func(*echo.Echo) {
-	return nil
+// mountConsole returns the function that adds the web console (/ui/) to the
+// admin listener. recent counts the last hour's deliveries (the dispatcher
+// feeds it); g is read for the ingest counts.
+func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, recent *console.Recent, log *slog.Logger) (func(*echo.Echo), error) {
+	sinks := make([]console.Sink, len(cfg.SinkConfs))
+	for i, sc := range cfg.SinkConfs {
+		kind := sc.Common.Kind
+		sinks[i] = console.Sink{Name: sc.Name, Kind: kind, CreateOnce: kind == "accountingplus" || kind == "onlinepajak"}
+	}
+	c, err := console.New(console.Config{
+		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Recent: recent, Gatherer: g, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Mount, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/console"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
@@ -206,9 +207,18 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	for i, s := range specs {
 		routes[i] = s.Route
 	}
-	disp := relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: m.ObserveDelivery})
+	recent := console.NewRecent()
+	disp := relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: func(sink string, r relay.Result, d time.Duration) {
+		m.ObserveDelivery(sink, r, d)
+		recent.Observe(sink, r, d)
+	}})
 	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: disp.Notify}
 	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: disp.Notify}
+
+	mount, err := mountConsole(ops, cfg, reg, recent, log)
+	if err != nil {
+		return err
+	}
 
 	var ready atomic.Bool
 	publicLn, err := net.Listen("tcp", cfg.ListenAddr)
@@ -226,7 +236,7 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	}, ready.Load), log)
 	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
 		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready.Load,
-		Mount: mountConsole(ops, cfg, log),
+		Mount: mount,
 	}), log)
 
 	if err := disp.Start(ctx); err != nil {

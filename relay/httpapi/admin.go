@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,14 +22,16 @@ import (
 // "Authorization: Bearer <token>" (compared in constant time); without one
 // the listener is loopback-only (checked at start) and /v1 is open.
 func requireToken(token string) echo.MiddlewareFunc {
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if token == "" {
 				return next(c)
 			}
-			got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
-			if subtle.ConstantTimeCompare(got, want) != 1 {
+			auth := c.Request().Header.Get(echo.HeaderAuthorization)
+			scheme, got, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tagihan-relay"`)
 				return relay.Errorf(relay.EUNAUTHORIZED, "missing or wrong bearer token")
 			}
 			return next(c)
@@ -44,10 +47,20 @@ func operator(c echo.Context) string {
 	return "api"
 }
 
-// idParam returns the path-escaped event id of the route.
+// idParam returns the event id of the route, which clients path-escape.
+// Echo matches on URL.RawPath when it is set (the escaping differs from the
+// default, e.g. an escaped "/") and on the already decoded URL.Path
+// otherwise, so the param is unescaped only in the first case: unescaping a
+// decoded "evt 100%" would fail, and a decoded "evt%2Fx" would become "evt/x".
 func idParam(c echo.Context) (string, error) {
-	id, err := url.PathUnescape(c.Param("id"))
-	if err != nil || id == "" {
+	id := c.Param("id")
+	if c.Request().URL.RawPath != "" {
+		var err error
+		if id, err = url.PathUnescape(id); err != nil {
+			id = ""
+		}
+	}
+	if id == "" {
 		return "", relay.Errorf(relay.EINVALID, "id: not a valid path-escaped event id")
 	}
 	return id, nil
@@ -138,6 +151,12 @@ func handleGetEvent(ops *relay.Operations) echo.HandlerFunc {
 		d, err := ops.GetEvent(c.Request().Context(), id)
 		if err != nil {
 			return err
+		}
+		// raw.body is absent when the body is not JSON. JSON is UTF-8 (RFC
+		// 8259), ingest stored such a body as unparsed, and a RawMessage is
+		// written out as is: invalid UTF-8 would make this answer invalid.
+		if !utf8.Valid(d.Raw.Body) {
+			d.Raw.Body = nil
 		}
 		return c.JSON(http.StatusOK, d)
 	}

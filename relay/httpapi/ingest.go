@@ -33,6 +33,14 @@ var bufPool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0,
 // signature over the raw bytes, then store (durably) and answer.
 func handleIngest(in Ingest) echo.HandlerFunc {
 	received := func(result string) { in.Metrics.Received.WithLabelValues(result).Inc() }
+	tooLarge := func(c echo.Context) error {
+		// Close the connection after the answer: otherwise net/http reads
+		// (and discards) up to 256 KiB more of the body before it sends
+		// the 413, and waits for a sender that stalls.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "too_large",
+			Message: "body exceeds RELAY_MAX_BODY_BYTES (" + strconv.FormatInt(in.MaxBody, 10) + " bytes)"})
+	}
 	return func(c echo.Context) error {
 		req := c.Request()
 		start := in.Now()
@@ -41,8 +49,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		if req.ContentLength > in.MaxBody {
 			received("too_large")
 			in.Log.Warn("delivery refused", "result", "too_large", "content_length", req.ContentLength)
-			return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "too_large",
-				Message: "body exceeds RELAY_MAX_BODY_BYTES (" + strconv.FormatInt(in.MaxBody, 10) + " bytes)"})
+			return tooLarge(c)
 		}
 		buf := bufPool.Get().(*bytes.Buffer)
 		buf.Reset()
@@ -59,8 +66,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		if int64(buf.Len()) > in.MaxBody {
 			received("too_large")
 			in.Log.Warn("delivery refused", "result", "too_large")
-			return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "too_large",
-				Message: "body exceeds RELAY_MAX_BODY_BYTES (" + strconv.FormatInt(in.MaxBody, 10) + " bytes)"})
+			return tooLarge(c)
 		}
 		body := buf.Bytes()
 
@@ -77,6 +83,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		if err != nil {
 			received("unavailable")
 			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", rc.ID, "error", err)
+			c.Response().Header().Set("Retry-After", "1")
 			return c.JSON(http.StatusServiceUnavailable, apiError{Error: relay.EUNAVAILABLE, Message: "could not store the delivery; retry later"})
 		}
 		received(string(rc.Status))

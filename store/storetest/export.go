@@ -135,7 +135,10 @@ func testExport(t *testing.T, open Opener) {
 			}
 		}
 		b.wantStatus("evt_1", relay.StatusPending)
-		b.wantClaimed(erp, later, "evt_1")
+		c := b.wantClaimed(erp, later, "evt_1")[0]
+		if !bytes.Equal(c.Data, dataOf(t, e)) || !bytes.Equal(c.Event, e.Event) || !bytes.Equal(c.Delivery.Body, e.Delivery.Body) {
+			t.Errorf("claim of an imported event: data %s, event %s, body %q; want the original", c.Data, c.Event, c.Delivery.Body)
+		}
 	})
 
 	t.Run("Filter", func(t *testing.T) {

@@ -178,8 +178,8 @@ func testIngest(t *testing.T, open Opener) {
 				if got := summaryIDs(h.list(relay.EventFilter{Status: tt.want})); !cmp.Equal(got, []string{"evt_1"}) {
 					t.Errorf("ListEvents(status=%s) = %v, want [evt_1]", tt.want, got)
 				}
-				if got := h.list(relay.EventFilter{}).Events[0].Status; got != tt.want {
-					t.Errorf("listed status = %q, want %q", got, tt.want)
+				if p := h.list(relay.EventFilter{}); len(p.Events) != 1 || p.Events[0].Status != tt.want {
+					t.Errorf("listed %+v, want evt_1 with status %q", p.Events, tt.want)
 				}
 				if diff := cmp.Diff(map[string]int64{tt.want: 1}, h.eventCounts(later)); diff != "" {
 					t.Errorf("Stats events (-want +got):\n%s", diff)

@@ -148,7 +148,7 @@ func testFinish(t *testing.T, open Opener) {
 		h.wantClaimed(erp, later, "evt_1")
 		retryAt := later.Add(5 * time.Minute)
 		a := attempt(relay.StatePending, later)
-		h.finish(erp, "evt_1", a, relay.Transition{State: relay.StatePending, NextAt: retryAt, Reason: a.Error})
+		h.finish(erp, "evt_1", a, relay.Transition{State: relay.StatePending, NextAt: retryAt})
 		ds := h.delivery("evt_1", erp)
 		if ds.State != relay.StatePending || ds.Attempts != 1 || ds.LastError != a.Error || ds.LastStatus != 503 {
 			t.Errorf("delivery = %+v, want pending after 1 attempt with the last error", ds)
@@ -175,6 +175,20 @@ func testFinish(t *testing.T, open Opener) {
 			t.Errorf("history has %d attempts, want 3", got)
 		}
 		h.wantStatus("evt_1", relay.StatusPending)
+	})
+
+	t.Run("RetryAfterUnknown", func(t *testing.T) {
+		h := newHarness(t, open)
+		h.ingest(spec{id: "evt_1", targets: to(erp)}.event())
+		h.wantClaimed(erp, later, "evt_1")
+		h.finish(erp, "evt_1", attempt(relay.StateNeedsReview, later), relay.Transition{State: relay.StatePending, NextAt: later, PriorUnknown: true})
+		if c := h.wantClaimed(erp, later, "evt_1")[0]; !c.PriorUnknown {
+			t.Error("claim after an unknown outcome: PriorUnknown = false, want true")
+		}
+		h.finish(erp, "evt_1", attempt(relay.StatePending, later), relay.Transition{State: relay.StatePending, NextAt: later})
+		if c := h.wantClaimed(erp, later, "evt_1")[0]; c.PriorUnknown {
+			t.Error("claim after a known failure: PriorUnknown = true, want false")
+		}
 	})
 
 	t.Run("Dead", func(t *testing.T) {

@@ -23,6 +23,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -158,8 +159,9 @@ func (s spec) event() *relay.NewEvent {
 		},
 		Type: s.typ, Subject: s.subject, Test: s.test,
 		DocumentNumber: s.doc, Counterparty: s.party,
-		Event:   ce,
-		Targets: s.targets,
+		Event:           ce,
+		EventDataOffset: bytes.LastIndex(ce, []byte(`,"data":`)) + len(`,"data":`),
+		Targets:         s.targets,
 	}
 }
 
