@@ -1,0 +1,120 @@
+package console
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// Security headers of every console response (SPEC 4.2).
+const (
+	contentSecurityPolicy = "default-src 'self'; script-src 'self'; frame-ancestors 'none'"
+	referrerPolicy        = "no-referrer"
+)
+
+// maxForm bounds a console form body.
+const maxForm = 64 << 10
+
+// secure sets the security headers on every console response (/, /ui and
+// everything under /ui/), redirects and errors included; other paths of the
+// admin listener pass untouched. Pages carry operator data: no caching (the
+// static handler overrides that for its assets).
+func secure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := c.Request().URL.Path; p != "/" && p != "/ui" && !strings.HasPrefix(p, "/ui/") {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Referrer-Policy", referrerPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// errorPage turns any error a console handler returns into an HTML page
+// (the admin API's error handler writes JSON, which is no use to a person).
+// This is the console's one place that maps error codes to statuses.
+func (con *Console) errorPage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		status, msg := http.StatusInternalServerError, "Something went wrong; the relay's log has the details."
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &he):
+			status = he.Code
+			msg = http.StatusText(he.Code)
+			if m, ok := he.Message.(string); ok && m != "" {
+				msg = m
+			}
+		default:
+			switch code := relay.ErrorCode(err); code {
+			case relay.EINVALID:
+				status = http.StatusBadRequest
+			case relay.EUNAUTHORIZED:
+				status = http.StatusUnauthorized
+			case relay.ENOTFOUND:
+				status = http.StatusNotFound
+			case relay.ECONFLICT:
+				status = http.StatusConflict
+			case relay.EUNAVAILABLE:
+				status = http.StatusServiceUnavailable
+			}
+			if status != http.StatusInternalServerError {
+				msg = relay.ErrorMessage(err)
+			} else {
+				con.log.Error("console request failed", "method", c.Request().Method, "path", c.Path(), "error", err)
+			}
+		}
+		return con.renderError(c, status, msg)
+	}
+}
+
+// errForbidden is the refusal of a POST without a valid CSRF token or from
+// another origin.
+var errForbidden = echo.NewHTTPError(http.StatusForbidden,
+	"This form was refused: it did not come from this console page (missing or stale CSRF token, or another site). Reload the page and try again.")
+
+// checkPost refuses, with 403, a POST that another origin sent (by
+// Sec-Fetch-Site or Origin) or that lacks the CSRF token want returns,
+// compared in constant time. It also caps the form's size.
+func (con *Console) checkPost(want func(c echo.Context) string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if err := con.cop.Check(r); err != nil {
+				con.log.Warn("console refused a cross-origin POST", "path", r.URL.Path, "origin", r.Header.Get("Origin"),
+					"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+				return errForbidden
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
+			got, w := c.FormValue("csrf"), want(c)
+			if w == "" || subtle.ConstantTimeCompare([]byte(got), []byte(w)) != 1 {
+				return errForbidden
+			}
+			return next(c)
+		}
+	}
+}
+
+// sessionCSRF is the CSRF token of the request's operator.
+func sessionCSRF(c echo.Context) string { return whoOf(c).csrf }
+
+// loginFormCSRF is the CSRF token the login form must carry.
+func (con *Console) loginFormCSRF(c echo.Context) string {
+	ck, err := c.Cookie(loginCookie)
+	if err != nil || ck.Value == "" {
+		return ""
+	}
+	return con.loginCSRF(ck.Value)
+}
