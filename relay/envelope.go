@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 )
 
 // Envelope is what the relay reads from a TagihanAI delivery body. TagihanAI
@@ -38,36 +41,6 @@ var ErrNotJSON = errors.New("relay: body is not a JSON object")
 // without a string event type in "type", "event" or "event_type".
 var ErrNoEventType = errors.New("relay: no event type in type, event or event_type")
 
-// envelopeFields are the top-level names ReadEnvelope looks at.
-type envelopeFields struct {
-	ID             json.RawMessage `json:"id"`
-	EventID        json.RawMessage `json:"event_id"`
-	WebhookEventID json.RawMessage `json:"webhook_event_id"`
-	Type           json.RawMessage `json:"type"`
-	Event          json.RawMessage `json:"event"`
-	EventType      json.RawMessage `json:"event_type"`
-	CreatedAt      json.RawMessage `json:"created_at"`
-	OccurredAt     json.RawMessage `json:"occurred_at"`
-	Timestamp      json.RawMessage `json:"timestamp"`
-	Data           json.RawMessage `json:"data"`
-	Payload        json.RawMessage `json:"payload"`
-	Object         json.RawMessage `json:"object"`
-	Test           json.RawMessage `json:"test"`
-}
-
-// resourceFields are the resource names used for subject and search.
-type resourceFields struct {
-	ID               json.RawMessage `json:"id"`
-	TransactionID    json.RawMessage `json:"transaction_id"`
-	PaymentID        json.RawMessage `json:"payment_id"`
-	SubscriptionID   json.RawMessage `json:"subscription_id"`
-	PartyID          json.RawMessage `json:"party_id"`
-	DocumentNumber   json.RawMessage `json:"document_number"`
-	ReceiverName     json.RawMessage `json:"receiver_name"`
-	CounterpartyName json.RawMessage `json:"counterparty_name"`
-	Type             json.RawMessage `json:"type"`
-}
-
 // testTypes are the types of TagihanAI's synthetic test event.
 var testTypes = map[string]bool{"webhook.test": true, "test": true, "ping": true}
 
@@ -77,19 +50,54 @@ var testTypes = map[string]bool{"webhook.test": true, "test": true, "ping": true
 // X-TagihanAI-Delivery-Id; "sha256:<hex of body>". On ErrNotJSON and
 // ErrNoEventType the returned Envelope still carries that id, so an unparsed
 // delivery is stored and deduplicated under it.
+//
+// It validates the body once and then walks the top-level object and the
+// resource object once each (gjson, no reflection), so it is cheap on the
+// ingest path; Resource is the exact bytes of the body's resource.
 func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
-	var f envelopeFields
 	var env Envelope
 	trimmed := bytes.TrimSpace(body)
-	isObject := len(trimmed) > 0 && trimmed[0] == '{'
-	var err error
-	if !isObject || !utf8.Valid(trimmed) {
-		err = ErrNotJSON
-	} else if jerr := json.Unmarshal(trimmed, &f); jerr != nil {
-		err = ErrNotJSON
-		f = envelopeFields{}
+	var top struct {
+		id, eventID, webhookEventID, typ, event, eventType, createdAt, occurredAt, timestamp, data, payload, object, test gjson.Result
 	}
-	env.ID = firstString(f.ID, f.EventID, f.WebhookEventID)
+	err := ErrNotJSON
+	if len(trimmed) > 0 && trimmed[0] == '{' && utf8.Valid(trimmed) && gjson.ValidBytes(trimmed) {
+		err = nil
+		// The body is not copied into a string: every string taken from it
+		// is cloned (firstString), because the body's buffer is reused.
+		gjson.Parse(unsafe.String(unsafe.SliceData(trimmed), len(trimmed))).ForEach(func(k, v gjson.Result) bool {
+			switch k.Str {
+			case "id":
+				setFirst(&top.id, v)
+			case "event_id":
+				setFirst(&top.eventID, v)
+			case "webhook_event_id":
+				setFirst(&top.webhookEventID, v)
+			case "type":
+				setFirst(&top.typ, v)
+			case "event":
+				setFirst(&top.event, v)
+			case "event_type":
+				setFirst(&top.eventType, v)
+			case "created_at":
+				setFirst(&top.createdAt, v)
+			case "occurred_at":
+				setFirst(&top.occurredAt, v)
+			case "timestamp":
+				setFirst(&top.timestamp, v)
+			case "data":
+				setFirst(&top.data, v)
+			case "payload":
+				setFirst(&top.payload, v)
+			case "object":
+				setFirst(&top.object, v)
+			case "test":
+				setFirst(&top.test, v)
+			}
+			return true
+		})
+	}
+	env.ID = firstString(top.id, top.eventID, top.webhookEventID)
 	if env.ID == "" && header != nil {
 		env.ID = strings.TrimSpace(header(HeaderEventID))
 		if env.ID == "" {
@@ -103,15 +111,16 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 	if err != nil {
 		return env, err
 	}
-	env.Type = firstText(f.Type, f.Event, f.EventType)
+	env.Type = firstText(top.typ, top.event, top.eventType)
 	if env.Type == "" {
 		return env, ErrNoEventType
 	}
-	env.Time = firstTime(f.CreatedAt, f.OccurredAt, f.Timestamp)
-	env.Test = testTypes[env.Type] || isTrue(f.Test)
-	for _, r := range []json.RawMessage{f.Data, f.Payload, f.Object} {
-		if len(r) > 0 && !bytes.Equal(r, []byte("null")) {
-			env.Resource = r
+	env.Time = firstTime(top.createdAt, top.occurredAt, top.timestamp)
+	env.Test = testTypes[env.Type] || top.test.Type == gjson.True
+	for _, r := range []gjson.Result{top.data, top.payload, top.object} {
+		if r.Exists() && r.Type != gjson.Null {
+			// Raw is a slice of the body: the resource exactly as received.
+			env.Resource = json.RawMessage(trimmed[r.Index : r.Index+len(r.Raw)])
 			break
 		}
 	}
@@ -119,67 +128,93 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 	return env, nil
 }
 
+// setFirst keeps the first occurrence of a key, as encoding/json would keep
+// the last: TagihanAI never repeats keys, and first-wins is what a reader
+// of the raw body expects.
+func setFirst(dst *gjson.Result, v gjson.Result) {
+	if !dst.Exists() {
+		*dst = v
+	}
+}
+
 // readResource fills the subject and search fields from the resource.
 func readResource(env *Envelope) {
-	r := bytes.TrimSpace(env.Resource)
+	r := env.Resource
 	if len(r) == 0 || r[0] != '{' {
 		return
 	}
-	var rf resourceFields
-	if json.Unmarshal(r, &rf) != nil {
-		return
-	}
 	env.ResourceIsObject = true
-	env.Subject = firstString(rf.ID)
+	var id, transactionID, paymentID, subscriptionID, partyID, documentNumber, receiverName, counterpartyName, typ gjson.Result
+	gjson.Parse(unsafe.String(unsafe.SliceData(r), len(r))).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "id":
+			setFirst(&id, v)
+		case "transaction_id":
+			setFirst(&transactionID, v)
+		case "payment_id":
+			setFirst(&paymentID, v)
+		case "subscription_id":
+			setFirst(&subscriptionID, v)
+		case "party_id":
+			setFirst(&partyID, v)
+		case "document_number":
+			setFirst(&documentNumber, v)
+		case "receiver_name":
+			setFirst(&receiverName, v)
+		case "counterparty_name":
+			setFirst(&counterpartyName, v)
+		case "type":
+			setFirst(&typ, v)
+		}
+		return true
+	})
+	env.Subject = firstString(id)
 	if env.Subject == "" {
 		category, _, _ := strings.Cut(env.Type, ".")
 		switch category {
 		case "transaction":
-			env.Subject = firstString(rf.TransactionID)
+			env.Subject = firstString(transactionID)
 		case "payment":
-			env.Subject = firstString(rf.PaymentID)
+			env.Subject = firstString(paymentID)
 		case "subscription":
-			env.Subject = firstString(rf.SubscriptionID)
+			env.Subject = firstString(subscriptionID)
 		case "party":
-			env.Subject = firstString(rf.PartyID)
+			env.Subject = firstString(partyID)
 		}
 	}
 	if env.Subject == "" {
-		env.Subject = firstString(rf.TransactionID, rf.PaymentID, rf.SubscriptionID, rf.PartyID)
+		env.Subject = firstString(transactionID, paymentID, subscriptionID, partyID)
 	}
-	env.DocumentNumber = firstString(rf.DocumentNumber)
-	env.Counterparty = firstString(rf.ReceiverName, rf.CounterpartyName)
+	env.DocumentNumber = firstString(documentNumber)
+	env.Counterparty = firstString(receiverName, counterpartyName)
 	if strings.HasPrefix(env.Type, "transaction.") {
-		env.TransactionType = firstString(rf.Type)
+		env.TransactionType = firstString(typ)
 	}
 }
 
-// firstString returns the first raw value that is a non-empty JSON string or
-// a JSON number (ids are sometimes numeric), as text.
-func firstString(raws ...json.RawMessage) string {
-	for _, r := range raws {
-		if len(r) == 0 {
-			continue
-		}
-		switch c := r[0]; {
-		case c == '"':
-			var s string
-			if json.Unmarshal(r, &s) == nil && strings.TrimSpace(s) != "" {
-				return strings.TrimSpace(s)
+// firstString returns the first value that is a non-empty JSON string or a
+// JSON number (ids are sometimes numeric), as text. The text is a copy: it
+// must not alias the request body.
+func firstString(vs ...gjson.Result) string {
+	for _, v := range vs {
+		switch v.Type {
+		case gjson.String:
+			if s := strings.TrimSpace(v.Str); s != "" {
+				return strings.Clone(s)
 			}
-		case c == '-' || (c >= '0' && c <= '9'):
-			return string(r)
+		case gjson.Number:
+			return strings.Clone(v.Raw)
 		}
 	}
 	return ""
 }
 
-// firstText returns the first raw value that is a non-empty JSON string, as
+// firstText returns the first value that is a non-empty JSON string, as
 // text; unlike firstString it skips numbers (an event type is a string).
-func firstText(raws ...json.RawMessage) string {
-	for _, r := range raws {
-		if len(r) > 0 && r[0] == '"' {
-			if s := firstString(r); s != "" {
+func firstText(vs ...gjson.Result) string {
+	for _, v := range vs {
+		if v.Type == gjson.String {
+			if s := firstString(v); s != "" {
 				return s
 			}
 		}
@@ -189,9 +224,9 @@ func firstText(raws ...json.RawMessage) string {
 
 // firstTime returns the first value that parses as RFC 3339 or as Unix
 // seconds/milliseconds (a number or a numeric string).
-func firstTime(raws ...json.RawMessage) time.Time {
-	for _, r := range raws {
-		s := firstString(r)
+func firstTime(vs ...gjson.Result) time.Time {
+	for _, v := range vs {
+		s := firstString(v)
 		if s == "" {
 			continue
 		}
@@ -206,8 +241,4 @@ func firstTime(raws ...json.RawMessage) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-func isTrue(r json.RawMessage) bool {
-	return bytes.Equal(bytes.TrimSpace(r), []byte("true"))
 }
