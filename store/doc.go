@@ -15,8 +15,7 @@
 // # Bucket layout
 //
 //	events       id → event meta (type, subject, status inputs, search fields)
-//	raw          id → the delivery: headers and body byte for byte
-//	cloudevents  id → the normalized CloudEvent JSON
+//	bodies       received(8) id → headers, body byte for byte, CloudEvent
 //	by_time      received(8) id → ∅                 listing, export, retention
 //	by_subject   subject 0x00 received(8) id → ∅    "what happened to invoice X"
 //	search       lower(text) 0x00 id → ∅            document number, counterparty
@@ -35,6 +34,10 @@
 // An ordered entry is in due only while it is the head of its subject's
 // queue: later events of the subject wait in queue until the head is
 // delivered, skipped or dead.
+//
+// bodies and by_time are keyed in receive order and filled densely
+// (FillPercent 1): ingest appends at the right edge, so a commit of many
+// deliveries writes a few pages there instead of one random page each.
 //
 // The dedup index is the events bucket itself: an event id is stored once,
 // and lives exactly as long as the event (retention).

@@ -225,7 +225,7 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 		if m == nil {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 		}
-		headers, body, err := decodeRaw(tx.Bucket(bktRaw).Get([]byte(id)))
+		headers, body, event, err := getBody(tx, id, m)
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 			LastReceivedAt: time.Unix(0, m.LastReceivedAt).UTC(),
 			ParseError:     m.ParseError,
 			Raw:            relay.RawDelivery{Headers: headers, BodyBase64: body},
-			Event:          append(json.RawMessage(nil), tx.Bucket(bktCloudEvents).Get([]byte(id))...),
+			Event:          event,
 			Deliveries:     []relay.DeliveryState{},
 		}
 		if json.Valid(body) {

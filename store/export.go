@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,13 +53,13 @@ func (s *Store) Export(ctx context.Context, f relay.ExportFilter, fn func(*relay
 				if m == nil || (f.Type != "" && !relay.MatchGlob(f.Type, m.Type)) {
 					continue
 				}
-				headers, body, err := decodeRaw(tx.Bucket(bktRaw).Get(id))
+				headers, body, event, err := getBody(tx, string(id), m)
 				if err != nil {
 					return err
 				}
 				batch = append(batch, &relay.ExportRecord{
 					ID: string(id), ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, BodyBase64: body,
-					Event: append(json.RawMessage(nil), tx.Bucket(bktCloudEvents).Get(id)...), Status: m.status(),
+					Event: event, Status: m.status(),
 				})
 			}
 			done = true

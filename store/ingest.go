@@ -70,15 +70,13 @@ func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
 	if err := putMeta(tx, e.ID, nil, m); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bktRaw).Put(id, encodeRaw(&e.Delivery)); err != nil {
+	timeKey := tsKey(received, id)
+	if err := putBody(tx, timeKey, &e.Delivery, e.Event); err != nil {
 		return err
 	}
-	if len(e.Event) > 0 {
-		if err := tx.Bucket(bktCloudEvents).Put(id, e.Event); err != nil {
-			return err
-		}
-	}
-	if err := tx.Bucket(bktByTime).Put(tsKey(received, id), nil); err != nil {
+	byTime := tx.Bucket(bktByTime)
+	byTime.FillPercent = 1.0
+	if err := byTime.Put(timeKey, nil); err != nil {
 		return err
 	}
 	if e.Subject != "" {

@@ -81,11 +81,10 @@ func loadClaim(tx *bolt.Tx, id, sink string, r *deliveryRecord) (relay.Claim, er
 	if m == nil {
 		return relay.Claim{}, fmt.Errorf("store: event %s missing", id)
 	}
-	headers, body, err := decodeRaw(tx.Bucket(bktRaw).Get([]byte(id)))
+	headers, body, ce, err := getBody(tx, id, m)
 	if err != nil {
 		return relay.Claim{}, err
 	}
-	ce := append(json.RawMessage(nil), tx.Bucket(bktCloudEvents).Get([]byte(id))...)
 	data, err := eventData(ce, m.DataOffset)
 	if err != nil {
 		return relay.Claim{}, fmt.Errorf("store: event %s: %w", id, err)

@@ -129,10 +129,8 @@ func purgeEvent(tx *bolt.Tx, timeKey []byte) error {
 			}
 		}
 	}
-	for _, b := range [][]byte{bktRaw, bktCloudEvents} {
-		if err := tx.Bucket(b).Delete(id); err != nil {
-			return err
-		}
+	if err := tx.Bucket(bktBodies).Delete(timeKey); err != nil {
+		return err
 	}
 	addCount(tx.Bucket(bktCounts), m.status(), -1)
 	return tx.Bucket(bktEvents).Delete(id)

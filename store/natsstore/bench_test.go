@@ -1,0 +1,162 @@
+package natsstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
+	"github.com/tagihan-relay/tagihan-relay/store/storetest"
+)
+
+// The figures in docs/SCALING.md come from:
+//
+//	go test -run '^$' -bench . -benchtime 5000x ./store/natsstore/
+//
+// Each benchmark starts its own in-process server (file storage in a
+// temporary directory), with JetStream's default sync interval or with
+// sync_interval: always (an fsync per write, bbolt's guarantee on one node).
+
+func benchServer(b *testing.B, syncAlways bool) string {
+	b.Helper()
+	srv, err := startServer(&server.Options{StoreDir: b.TempDir(), SyncAlways: syncAlways})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv.ClientURL()
+}
+
+func benchReplicas(b *testing.B, url string, n int) []*natsstore.Store {
+	b.Helper()
+	prefix := freshPrefix(b, url)
+	out := make([]*natsstore.Store, n)
+	for i := range out {
+		out[i] = MustOpenStore(b, natsstore.Options{URLs: url, Prefix: prefix, Name: fmt.Sprint("bench-", i)})
+	}
+	return out
+}
+
+// BenchmarkIngest measures new events stored per second by one or two
+// replicas (Store instances) ingesting from 32 goroutines in all, each
+// event a realistic 700-byte delivery routed to two sinks.
+func BenchmarkIngest(b *testing.B) {
+	for _, syncAlways := range []bool{false, true} {
+		for _, n := range []int{1, 2} {
+			b.Run(fmt.Sprintf("replicas=%d/sync_always=%v", n, syncAlways), func(b *testing.B) {
+				rs := benchReplicas(b, benchServer(b, syncAlways), n)
+				events := make([]*relay.NewEvent, b.N)
+				t0 := time.Now()
+				for i := range events {
+					events[i] = storetest.NewEvent(fmt.Sprintf("evt_%08d", i), t0.Add(time.Duration(i)),
+						relay.OutboxTarget{Sink: "erp"}, relay.OutboxTarget{Sink: "ap", OrderKey: fmt.Sprintf("trx_%d", i%1000)})
+				}
+				var next atomic.Int64
+				ctx := context.Background()
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for w := range 32 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						st := rs[w%n]
+						for {
+							i := int(next.Add(1)) - 1
+							if i >= len(events) {
+								return
+							}
+							if s, err := st.Ingest(ctx, events[i]); err != nil || s != relay.IngestAccepted {
+								b.Errorf("Ingest: %v %v", s, err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkDeliver measures deliveries recorded per second (claim, then
+// finish as delivered) by one or two replicas, each running 8 workers per
+// sink for two sinks; the events are ingested before the timer starts.
+func BenchmarkDeliver(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			rs := benchReplicas(b, benchServer(b, false), n)
+			ctx := context.Background()
+			t0 := time.Now().Add(-time.Hour)
+			events := (b.N + 1) / 2 // two deliveries each
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for w := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= events {
+							return
+						}
+						e := storetest.NewEvent(fmt.Sprintf("evt_%08d", i), t0.Add(time.Duration(i)),
+							relay.OutboxTarget{Sink: "erp"}, relay.OutboxTarget{Sink: "ap", OrderKey: fmt.Sprintf("trx_%d", i)})
+						if _, err := rs[w%n].Ingest(ctx, e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			var done atomic.Int64
+			total := int64(2 * events)
+			b.ResetTimer()
+			start := time.Now()
+			for _, st := range rs {
+				for _, sink := range []string{"erp", "ap"} {
+					for range 8 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for done.Load() < total {
+								claims, _, err := st.ClaimDue(ctx, sink, time.Now(), 4)
+								if err != nil {
+									b.Error(err)
+									return
+								}
+								if len(claims) == 0 {
+									time.Sleep(time.Millisecond)
+									continue
+								}
+								for _, c := range claims {
+									if err := st.Finish(ctx, sink, c.EventID, relay.Attempt{At: time.Now(), Outcome: "delivered"},
+										relay.Transition{State: relay.StateDelivered}); err != nil {
+										b.Error(err)
+										return
+									}
+									done.Add(1)
+								}
+							}
+						}()
+					}
+				}
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "deliveries/s")
+		})
+	}
+}

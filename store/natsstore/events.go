@@ -1,0 +1,262 @@
+package natsstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return defaultLimit
+	case n > maxLimit:
+		return maxLimit
+	}
+	return n
+}
+
+// Cursors are the last listed key, opaque to clients: a time (8 bytes,
+// big endian) then strings separated by 0 (the same shape as the bbolt
+// store's, so a client cannot tell the backends apart).
+func encodeCursor(at int64, parts ...string) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(at))
+	b = append(b, strings.Join(parts, "\x00")...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, nparts int) (*ikey, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 8 {
+		return nil, relay.Errorf(relay.EINVALID, "cursor: not a cursor this server issued")
+	}
+	k := &ikey{at: int64(binary.BigEndian.Uint64(b[:8]))}
+	rest := b[8:]
+	if nparts == 2 {
+		sink, id, ok := bytes.Cut(rest, []byte{0})
+		if !ok {
+			return nil, relay.Errorf(relay.EINVALID, "cursor: not a cursor this server issued")
+		}
+		k.s1, k.s2 = string(sink), string(id)
+	} else {
+		k.s1 = string(rest)
+	}
+	return k, nil
+}
+
+// ListEvents returns events newest first (by receive time, then id), from
+// this replica's index after it caught up with every write acknowledged
+// before the call. With Q it matches the event id or subject exactly and
+// document numbers and counterparty names as case-insensitive substrings.
+func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error) {
+	page := relay.EventPage{Events: []relay.EventSummary{}}
+	limit := clampLimit(f.Limit)
+	after, err := decodeCursor(f.Cursor, 1)
+	if err != nil {
+		return page, err
+	}
+	if err := s.sync(ctx); err != nil {
+		return page, err
+	}
+	q := strings.TrimSpace(f.Q)
+	lq := strings.ToLower(q)
+	var sinceN, untilN int64
+	if !f.Since.IsZero() {
+		sinceN = f.Since.UnixNano()
+	}
+	if !f.Until.IsZero() {
+		untilN = f.Until.UnixNano()
+	}
+	match := func(ev *eventEntry) bool {
+		if q != "" && ev.id != q && ev.subject != q &&
+			(ev.docLower == "" || !strings.Contains(ev.docLower, lq)) &&
+			(ev.partyLower == "" || !strings.Contains(ev.partyLower, lq)) {
+			return false
+		}
+		if f.Type != "" && !relay.MatchGlob(f.Type, ev.typ) {
+			return false
+		}
+		if f.Status != "" && ev.status != f.Status {
+			return false
+		}
+		if f.Subject != "" && ev.subject != f.Subject {
+			return false
+		}
+		if sinceN != 0 && ev.received < sinceN {
+			return false
+		}
+		if untilN != 0 && ev.received > untilN {
+			return false
+		}
+		return true
+	}
+	var last *eventEntry
+	emit := func(ev *eventEntry) bool {
+		if !match(ev) {
+			return true
+		}
+		if len(page.Events) == limit {
+			page.NextCursor = encodeCursor(last.received, last.id)
+			return false
+		}
+		last = ev
+		page.Events = append(page.Events, ev.summary())
+		return true
+	}
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	if f.Subject != "" {
+		evs := append([]*eventEntry(nil), s.view.bySubject[f.Subject]...)
+		sort.Slice(evs, func(i, j int) bool {
+			return ikey{at: evs[i].received, s1: evs[i].id}.cmp(ikey{at: evs[j].received, s1: evs[j].id}) > 0
+		})
+		for _, ev := range evs {
+			if after != nil && (ikey{at: ev.received, s1: ev.id}).cmp(*after) >= 0 {
+				continue
+			}
+			if !emit(ev) {
+				break
+			}
+		}
+		return page, nil
+	}
+	below := after
+	if below == nil && untilN != 0 {
+		below = &ikey{at: untilN + 1}
+	}
+	s.view.byTime.Descend(below, func(k ikey) bool {
+		if sinceN != 0 && k.at < sinceN {
+			return false
+		}
+		ev := s.view.events[k.s1]
+		return ev == nil || emit(ev)
+	})
+	return page, nil
+}
+
+// GetEvent returns everything stored about one event, read from the
+// events bucket and the raw stream (not the index): any replica answers
+// for every event.
+func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var r *record
+	for attempt := 0; ; attempt++ {
+		e, err := s.events.Get(ctx, eventKey(id))
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+			return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
+		}
+		if err != nil {
+			return nil, unavailable("read event "+id, err)
+		}
+		// A follower answering a direct get may lag this store's writes.
+		if e.Revision() < s.indexRev(id) && attempt < 50 {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		if r, err = decodeRecord(e.Value(), e.Revision()); err != nil {
+			return nil, err
+		}
+		break
+	}
+	headers, body, ce, err := s.getRaw(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &relay.EventDetail{
+		EventSummary:   r.summary(),
+		Duplicates:     r.Duplicates,
+		LastReceivedAt: fromNanos(r.LastReceivedAt),
+		ParseError:     r.ParseError,
+		Raw:            relay.RawDelivery{Headers: headers, BodyBase64: body},
+		Event:          ce,
+		Deliveries:     []relay.DeliveryState{},
+		Operations:     r.Ops,
+	}
+	if json.Valid(body) {
+		d.Raw.Body = body
+	}
+	s.view.mu.RLock()
+	waiting := map[string]bool{}
+	for _, dl := range r.Deliveries {
+		if vd := s.view.del(id, dl.Sink); dl.State == relay.StatePending && vd != nil && vd.seq == dl.Seq && !s.view.isHead(vd) {
+			waiting[dl.Sink] = true
+		}
+	}
+	s.view.mu.RUnlock()
+	for _, dl := range r.Deliveries {
+		st := dl.DeliveryState
+		if st.LastError == "" && dl.Reason != "" && st.State != relay.StateDelivered {
+			st.LastError = dl.Reason
+		}
+		if waiting[dl.Sink] {
+			st.NextAttemptAt = nil // waits behind an earlier event of its subject
+		}
+		d.Deliveries = append(d.Deliveries, st)
+		if r.Subject != "" {
+			cd, err := s.getCreated(ctx, dl.Sink, r.Subject)
+			if err != nil {
+				return nil, err
+			}
+			if cd != nil {
+				d.Created = append(d.Created, *cd)
+			}
+		}
+	}
+	return d, nil
+}
+
+// Stats counts events by status and each sink's deliveries by state, from
+// this replica's index after it caught up.
+func (s *Store) Stats(ctx context.Context, now time.Time) (relay.Stats, error) {
+	st := relay.Stats{Events: map[string]int64{}, Sinks: map[string]relay.SinkStats{}}
+	if err := s.sync(ctx); err != nil {
+		return st, err
+	}
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	for k, n := range s.view.statusCounts {
+		if n != 0 {
+			st.Events[k] = n
+		}
+	}
+	for name, sv := range s.view.sinks {
+		ss := relay.SinkStats{
+			Pending:     sv.counts[relay.StatePending],
+			InFlight:    sv.counts[relay.StateInFlight],
+			Delivered:   sv.counts[relay.StateDelivered],
+			Skipped:     sv.counts[relay.StateSkipped],
+			Dead:        sv.counts[relay.StateDead],
+			NeedsReview: sv.counts[relay.StateNeedsReview],
+		}
+		if k, ok := sv.open.Min(); ok {
+			if age := now.Sub(time.Unix(0, k.at)).Seconds(); age > 0 {
+				ss.OldestPendingAge = age
+			}
+		}
+		if ss == (relay.SinkStats{}) {
+			continue
+		}
+		st.Sinks[name] = ss
+	}
+	return st, nil
+}

@@ -1,0 +1,16 @@
+package natsstore
+
+// Abandon stops s the way a killed process stops: the connection drops
+// without a flush and nothing in flight is finished or released. Close is a
+// no-op afterwards.
+func Abandon(s *Store) {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.nc.Close()
+		s.cancel()
+		s.wg.Wait()
+	})
+}
+
+// Owner returns the id s writes on its in-flight claims.
+func Owner(s *Store) string { return s.owner }

@@ -1,0 +1,514 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// candidate is an entry ClaimDue will try to take.
+type candidate struct {
+	id       string
+	seq      uint64
+	takeover bool // an in-flight entry whose lease expired
+}
+
+// ClaimDue marks up to max due entries of sink in_flight, leased to this
+// store for the sink's ack wait, and returns them with the due time of the
+// next entry not yet due (zero when none). Due entries are the pending
+// heads of their subject queues whose due time is not after now, and
+// in-flight entries whose lease expired (their claimer died: they come back
+// with PriorUnknown, or go to needs_review when ResumeInFlight was told to
+// review this sink). Each claim is a compare-and-set on the event record,
+// so two replicas never hold the same entry.
+func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
+	if err := s.check(); err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := s.waitOwn(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	if max <= 0 {
+		return nil, time.Time{}, nil
+	}
+	wall := s.clock().UnixNano()
+	var cands []candidate
+	var next int64
+	s.view.mu.RLock()
+	if sv := s.view.sinks[sink]; sv != nil {
+		sv.inflight.Ascend(nil, func(k ikey) bool {
+			if k.at > wall {
+				// The first foreign lease still running is a wake-up time;
+				// this store's own leases are not (it finishes them itself).
+				if d := s.view.del(k.s1, sink); d != nil && d.owner != s.owner {
+					next = k.at
+					return false
+				}
+				return true
+			}
+			if len(cands) < max {
+				cands = append(cands, candidate{id: k.s1, seq: k.seq, takeover: true})
+			}
+			return true
+		})
+		sv.due.Ascend(nil, func(k ikey) bool {
+			if k.at > now.UnixNano() {
+				if next == 0 || k.at < next {
+					next = k.at
+				}
+				return false
+			}
+			if len(cands) >= max {
+				next = k.at
+				return false
+			}
+			cands = append(cands, candidate{id: k.s1, seq: k.seq})
+			return true
+		})
+	}
+	s.view.mu.RUnlock()
+
+	results := make([]*relay.Claim, len(cands))
+	errs := make([]error, len(cands))
+	conflicts := make([]bool, len(cands))
+	parallel(len(cands), 16, func(i int) {
+		results[i], conflicts[i], errs[i] = s.claim(ctx, sink, cands[i], now, wall)
+	})
+	var claims []relay.Claim
+	var firstErr error
+	conflict := false
+	for i := range cands {
+		switch {
+		case errs[i] != nil:
+			if firstErr == nil {
+				firstErr = errs[i]
+			}
+		case results[i] != nil:
+			claims = append(claims, *results[i])
+		case conflicts[i]:
+			conflict = true
+		}
+	}
+	if len(claims) == 0 && firstErr != nil {
+		return nil, time.Time{}, firstErr
+	}
+	var nextAt time.Time
+	if next != 0 {
+		nextAt = time.Unix(0, next)
+	}
+	if conflict || firstErr != nil {
+		// Someone else changed a candidate (or a read failed): look again
+		// soon instead of sleeping until the next due time.
+		nextAt = now
+	}
+	return claims, nextAt, nil
+}
+
+// claim takes one candidate: it reports a nil claim with conflict set when
+// the entry is no longer what the view said (someone else took or changed
+// it).
+func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Time, wall int64) (*relay.Claim, bool, error) {
+	review := s.reviews(sink)
+	var rec *record
+	var took bool
+	leaseUntil := wall + int64(s.ackWait(sink))
+	rev, err := s.mutate(ctx, c.id, s.indexRev(c.id), func(r *record) error {
+		d := r.delivery(sink)
+		if d == nil || d.Seq != c.seq {
+			return errNoChange
+		}
+		if c.takeover {
+			if d.State != relay.StateInFlight || d.Lease > wall {
+				return errNoChange
+			}
+			if review {
+				d.LastError = "outcome unknown: the replica delivering it stopped (its claim expired)"
+				took = false
+				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
+			}
+			d.PriorUnknown = true
+			d.Reason = "resumed: the replica delivering it stopped (its claim expired)"
+		} else {
+			// Same seq and still pending: still the head of its queue (a
+			// head can only lose its place by being finished and enqueued
+			// again, which changes its seq).
+			if d.State != relay.StatePending || d.Due > now.UnixNano() {
+				return errNoChange
+			}
+		}
+		d.State = relay.StateInFlight
+		d.Owner, d.Lease = s.owner, leaseUntil
+		d.UpdatedAt = now.UTC()
+		took = true
+		rec = r
+		return nil
+	})
+	if err != nil {
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	if rev == 0 || !took {
+		return nil, rev == 0, nil
+	}
+	s.claimMu.Lock()
+	s.claims[claimRef{sink, c.id}] = rev
+	s.claimMu.Unlock()
+	cl, err := s.loadClaim(ctx, sink, rec)
+	if err != nil {
+		// The entry is in flight under this store's lease: it is resumed
+		// when the lease expires.
+		return nil, false, err
+	}
+	return cl, false, nil
+}
+
+// loadClaim reads what a worker needs for a claimed record: the raw
+// delivery and the sink's create-once record of the subject.
+func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.Claim, error) {
+	d := r.delivery(sink)
+	var (
+		headers  map[string]string
+		body     []byte
+		ce       json.RawMessage
+		rawErr   error
+		created  *relay.CreatedDocument
+		crErr    error
+		fetchRaw = func() {
+			headers, body, ce, rawErr = s.getRaw(ctx, r.ID)
+		}
+	)
+	if r.Subject != "" {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fetchRaw()
+		}()
+		created, crErr = s.getCreated(ctx, sink, r.Subject)
+		<-done
+	} else {
+		fetchRaw()
+	}
+	if rawErr != nil {
+		return nil, rawErr
+	}
+	if crErr != nil {
+		return nil, crErr
+	}
+	data, err := eventData(ce, r.DataOffset)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: event %s: %w", r.ID, err)
+	}
+	return &relay.Claim{
+		Outbound: relay.Outbound{
+			EventID: r.ID, Sink: sink, Type: r.Type, Subject: r.Subject, Test: r.Test,
+			Event: ce, Data: data,
+			Delivery:     relay.Delivery{ReceivedAt: fromNanos(r.ReceivedAt), Headers: headers, Body: body},
+			Attempt:      d.Attempts + 1,
+			PriorUnknown: d.PriorUnknown,
+			Created:      created,
+		},
+		ScheduleAttempt: d.Attempts - d.ScheduleStart + 1,
+	}, nil
+}
+
+// getRaw reads the raw delivery of id.
+func (s *Store) getRaw(ctx context.Context, id string) (map[string]string, []byte, json.RawMessage, error) {
+	m, err := s.raw.GetLastMsgForSubject(ctx, s.rawSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil, nil, fmt.Errorf("natsstore: raw delivery of %s missing", id)
+	}
+	if err != nil {
+		return nil, nil, nil, unavailable("read raw delivery "+id, err)
+	}
+	return decodeRaw(m.Data)
+}
+
+func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.CreatedDocument, error) {
+	e, err := s.create.Get(ctx, createdKey(sink, subject))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable("read create-once record", err)
+	}
+	var cd relay.CreatedDocument
+	if err := json.Unmarshal(e.Value(), &cd); err != nil {
+		return nil, fmt.Errorf("natsstore: decode create-once record %s/%s: %w", sink, subject, err)
+	}
+	return &cd, nil
+}
+
+// putCreated writes a create-once record: an atomic create, or (the sink
+// created a document again, or an operator resolved one) an update by the
+// revision read, so concurrent writers never lose each other's write
+// unnoticed.
+func (s *Store) putCreated(ctx context.Context, cd *relay.CreatedDocument) error {
+	buf, err := json.Marshal(cd)
+	if err != nil {
+		return err
+	}
+	key := createdKey(cd.Sink, cd.Subject)
+	for range 20 {
+		_, err := s.create.Create(ctx, key, buf)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return unavailable("create create-once record", err)
+		}
+		e, err := s.create.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return unavailable("read create-once record", err)
+		}
+		if _, err := s.create.Update(ctx, key, buf, e.Revision()); err == nil {
+			return nil
+		} else if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return unavailable("update create-once record", err)
+		}
+	}
+	return relay.Errorf(relay.EUNAVAILABLE, "create-once record %s/%s: too many concurrent writers", cd.Sink, cd.Subject)
+}
+
+// Finish records an attempt of an entry this store claimed and moves it to
+// t.State. A create-once record in t is written first: if the process dies
+// in between, the entry is resumed and its next claim already carries the
+// record, so the document is not created twice. It fails with ECONFLICT
+// when the entry is not in flight under this store's claim (never claimed,
+// finished already, or taken over by another replica after its lease
+// expired).
+func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attempt, t relay.Transition) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	ref := claimRef{sink, eventID}
+	s.claimMu.Lock()
+	claimRev := s.claims[ref]
+	s.claimMu.Unlock()
+	notInFlight := func(d *delivery) error {
+		state := "missing"
+		if d != nil {
+			state = d.State
+			if d.State == relay.StateInFlight {
+				state = "in flight at another replica"
+			}
+		}
+		return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight here (%s)", eventID, sink, state)
+	}
+	check := func(r *record) (*delivery, error) {
+		d := r.delivery(sink)
+		if d == nil || d.State != relay.StateInFlight || d.Owner != s.owner {
+			return d, notInFlight(d)
+		}
+		return d, nil
+	}
+	if t.Created != nil {
+		// Check the claim before writing the record.
+		e, err := s.events.Get(ctx, eventKey(eventID))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight: no such event", eventID, sink)
+		}
+		if err != nil {
+			return unavailable("read event "+eventID, err)
+		}
+		r, err := decodeRecord(e.Value(), e.Revision())
+		if err != nil {
+			return err
+		}
+		if e.Revision() >= claimRev {
+			if _, err := check(r); err != nil {
+				return err
+			}
+		}
+		if err := s.putCreated(ctx, t.Created); err != nil {
+			return err
+		}
+	}
+	_, err := s.mutate(ctx, eventID, claimRev, func(r *record) error {
+		d, err := check(r)
+		if err != nil {
+			return err
+		}
+		return d.finishTo(a, t)
+	})
+	if relay.ErrorCode(err) == relay.ENOTFOUND {
+		return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight: no such event", eventID, sink)
+	}
+	if err == nil || relay.ErrorCode(err) == relay.ECONFLICT {
+		s.claimMu.Lock()
+		delete(s.claims, ref)
+		s.claimMu.Unlock()
+	}
+	return err
+}
+
+// reviews returns the review flag ResumeInFlight recorded for sink.
+func (s *Store) reviews(sink string) bool {
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
+	return s.review[sink]
+}
+
+// ResumeInFlight handles in-flight entries of sink whose claimer is gone:
+// this store's own (a restart of the dispatcher) and those whose lease
+// expired (a replica that died). Entries another live replica is
+// delivering are left alone; ClaimDue takes them over if their lease
+// expires. review moves them to needs_review (unknown outcome at a
+// non-idempotent sink), else back to pending, due at now, PriorUnknown.
+// The flag is remembered for ClaimDue's takeovers of this sink.
+func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, now time.Time) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	s.policyMu.Lock()
+	s.review[sink] = review
+	s.policyMu.Unlock()
+	if err := s.sync(ctx); err != nil {
+		return 0, err
+	}
+	wall := s.clock().UnixNano()
+	type target struct {
+		id  string
+		seq uint64
+	}
+	var targets []target
+	s.view.mu.RLock()
+	if sv := s.view.sinks[sink]; sv != nil {
+		sv.inflight.Ascend(nil, func(k ikey) bool {
+			if d := s.view.del(k.s1, sink); d != nil && (d.owner == s.owner || d.lease <= wall) {
+				targets = append(targets, target{k.s1, k.seq})
+			}
+			return true
+		})
+	}
+	s.view.mu.RUnlock()
+	n := 0
+	for _, tg := range targets {
+		rev, err := s.mutate(ctx, tg.id, 0, func(r *record) error {
+			d := r.delivery(sink)
+			if d == nil || d.Seq != tg.seq || d.State != relay.StateInFlight || (d.Owner != s.owner && d.Lease > wall) {
+				return errNoChange
+			}
+			if review {
+				d.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
+				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
+			}
+			d.PriorUnknown = true
+			return d.moveTo(relay.StatePending, now, "resumed after restart", now)
+		})
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if rev != 0 {
+			n++
+			s.claimMu.Lock()
+			delete(s.claims, claimRef{sink, tg.id})
+			s.claimMu.Unlock()
+		}
+	}
+	return n, nil
+}
+
+// Replay queues a new delivery of a stored event to a sink: a new entry,
+// or its finished one enqueued again (history kept, fresh schedule).
+func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget, operator string, now time.Time) error {
+	_, err := s.mutate(ctx, eventID, s.indexRev(eventID), func(r *record) error {
+		if r.Unparsed {
+			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
+		}
+		d := r.delivery(t.Sink)
+		if d != nil && !relay.Terminal(d.State) {
+			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, d.State)
+		}
+		if d == nil {
+			r.Deliveries = append(r.Deliveries, newDelivery(t, now))
+		} else {
+			d.OrderKey = t.OrderKey
+			d.reopen(now)
+		}
+		r.addOp(relay.HistoryEntry{At: now.UTC(), Operator: operator, Action: "replay", Sink: t.Sink})
+		return nil
+	})
+	return err
+}
+
+// Resolve settles a needs_review delivery: delivered (with what the
+// operator found, recorded as the subject's create-once record when it
+// names a document) or retry (pending again, still the head of its queue).
+func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolution, now time.Time) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if res.Outcome != "delivered" && res.Outcome != "retry" {
+		return relay.Errorf(relay.EINVALID, "outcome: must be delivered or retry, not %q", res.Outcome)
+	}
+	validate := func(r *record) (*delivery, error) {
+		d := r.delivery(res.Sink)
+		if d == nil {
+			return nil, relay.Errorf(relay.ENOTFOUND, "event %s has no delivery to sink %q", eventID, res.Sink)
+		}
+		if d.State != relay.StateNeedsReview {
+			return nil, relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s, not needs_review", eventID, res.Sink, d.State)
+		}
+		return d, nil
+	}
+	if doc := res.Result["document_number"]; res.Outcome == "delivered" && doc != "" {
+		// Validate first, then write the create-once record, then settle.
+		e, err := s.events.Get(ctx, eventKey(eventID))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
+		}
+		if err != nil {
+			return unavailable("read event "+eventID, err)
+		}
+		r, err := decodeRecord(e.Value(), e.Revision())
+		if err != nil {
+			return err
+		}
+		if _, err := validate(r); err != nil {
+			return err
+		}
+		if r.Subject != "" {
+			cd := &relay.CreatedDocument{Sink: res.Sink, Subject: r.Subject, EventID: eventID, DocumentNumber: doc, CreatedAt: now.UTC()}
+			if err := s.putCreated(ctx, cd); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.mutate(ctx, eventID, s.indexRev(eventID), func(r *record) error {
+		d, err := validate(r)
+		if err != nil {
+			return err
+		}
+		op := relay.HistoryEntry{At: now.UTC(), Operator: res.Operator, Action: "resolve:" + res.Outcome, Sink: res.Sink}
+		if res.Outcome == "retry" {
+			d.reopen(now)
+			r.addOp(op)
+			return nil
+		}
+		if res.Result != nil {
+			d.Result = res.Result
+			op.Detail = res.Result["document_number"]
+		}
+		d.LastError = ""
+		if err := d.moveTo(relay.StateDelivered, time.Time{}, "resolved by operator", now); err != nil {
+			return err
+		}
+		r.addOp(op)
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,612 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+var _ relay.Store = (*Store)(nil)
+
+// Defaults of Options (SPEC 5).
+const (
+	DefaultURL     = "nats://127.0.0.1:4222"
+	DefaultPrefix  = "TAGIHAN_RELAY"
+	DefaultAckWait = 35 * time.Second
+)
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = &relay.Error{Code: relay.EUNAVAILABLE, Message: "store is closed"}
+
+// Options configure a Store. The zero value connects to DefaultURL with one
+// replica and DefaultPrefix.
+type Options struct {
+	// URLs is NATS_URL: one server URL, or several comma-separated (a
+	// cluster); the client fails over between them.
+	URLs string
+	// CredsFile is NATS_CREDS_FILE, a credentials (JWT + nkey) file.
+	CredsFile string
+	// Replicas is NATS_STREAM_REPLICAS: replicas of every stream and bucket
+	// (1, or 3 in a cluster).
+	Replicas int
+	// Prefix is NATS_PREFIX: the prefix of every stream, bucket and subject
+	// name; letters, digits, '_' and '-'.
+	Prefix string
+	// Name is the client name NATS shows (and the first part of this
+	// replica's owner id on in-flight claims): the host name by default.
+	Name string
+	// AckWait returns how long an in-flight claim of sink is held before
+	// another replica takes it over: the sink's TIMEOUT plus a small margin.
+	// nil means DefaultAckWait for every sink.
+	AckWait func(sink string) time.Duration
+	// Notify, when set, is called (never under a lock, never blocking for
+	// long) with the sinks whose outbox gained work written by anyone,
+	// another replica included: wire it to relay.Dispatcher.Notify so a
+	// replica delivers what another one ingested. SetNotify sets it later.
+	Notify func(sinks []string)
+	// Logger receives the store's own warnings (watch restarts); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Store is the NATS JetStream implementation of relay.Store, for
+// multi-replica deployments: every replica opens one over the same NATS
+// (cluster) and prefix, and they share deduplication, the outbox, dead
+// letters and create-once records. Every method is safe for concurrent use.
+// See the package documentation for the layout and the guarantees.
+type Store struct {
+	opts   Options
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	events jetstream.KeyValue
+	create jetstream.KeyValue
+	raw    jetstream.Stream
+	rawPre string // subject prefix of the raw stream, with the trailing dot
+
+	owner string // this store's id on in-flight claims
+	view  *view
+	clock func() time.Time // wall clock of leases
+
+	lastOwn atomic.Uint64 // highest revision this store wrote
+	notify  atomic.Pointer[func([]string)]
+
+	stripes [64]sync.Mutex // serialize this store's writers of one key
+
+	policyMu sync.Mutex
+	review   map[string]bool // sink → ResumeInFlight's review flag
+
+	claimMu sync.Mutex
+	claims  map[claimRef]uint64 // (sink, id) → revision of this store's claim
+
+	purgeMu     sync.Mutex
+	purgeResume *ikey
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+	closeOnce sync.Once
+	log       *slog.Logger
+}
+
+type claimRef struct{ sink, id string }
+
+var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Open connects to NATS, provisions the streams and buckets (idempotently:
+// every replica does it at start, several at once), loads this replica's
+// index of the events bucket and returns a ready store. It fails with a
+// clear error when NATS is unreachable or JetStream is not enabled. ctx
+// bounds the whole start.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.URLs == "" {
+		o.URLs = DefaultURL
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if !validPrefix.MatchString(o.Prefix) {
+		return nil, &relay.ConfigError{Var: "NATS_PREFIX", Value: o.Prefix, Err: errors.New("only letters, digits, '_' and '-' are allowed")}
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.Replicas > 5 {
+		return nil, &relay.ConfigError{Var: "NATS_STREAM_REPLICAS", Value: fmt.Sprint(o.Replicas), Err: errors.New("at most 5")}
+	}
+	if o.Name == "" {
+		o.Name, _ = os.Hostname()
+		if o.Name == "" {
+			o.Name = "tagihan-relay"
+		}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	copts := []nats.Option{
+		nats.Name(o.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.Timeout(5 * time.Second),
+	}
+	if o.CredsFile != "" {
+		if _, err := os.Stat(o.CredsFile); err != nil {
+			return nil, &relay.ConfigError{Var: "NATS_CREDS_FILE", Value: o.CredsFile, Err: err}
+		}
+		copts = append(copts, nats.UserCredentials(o.CredsFile))
+	}
+	nc, err := nats.Connect(o.URLs, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: connect to %s: %w", redactURLs(o.URLs), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsstore: jetstream: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		opts: o, nc: nc, js: js, owner: o.Name + "/" + nuid.Next(), clock: time.Now,
+		review: map[string]bool{}, claims: map[claimRef]uint64{}, ctx: sctx, cancel: cancel, log: log,
+	}
+	s.view = newView(s.owner)
+	if o.Notify != nil {
+		fn := o.Notify
+		s.notify.Store(&fn)
+	}
+	if err := s.provision(ctx); err != nil {
+		cancel()
+		nc.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.watch()
+	if err := s.view.waitRev(ctx, 0); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("natsstore: load the event index: %w", err)
+	}
+	return s, nil
+}
+
+// redactURLs drops user:password from URLs before they reach a log.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if scheme := strings.Index(p, "://"); scheme >= 0 && scheme < at {
+				parts[i] = p[:scheme+3] + "***" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Names returns the streams and buckets of prefix (for operators and docs):
+// the events bucket, the create-once bucket and the raw stream.
+func Names(prefix string) (eventsBucket, createdBucket, rawStream string) {
+	return prefix + "_EVENTS", prefix + "_CREATED", prefix + "_RAW"
+}
+
+// markerTTL is how long the purge marker of a removed event stays in the
+// events bucket: long enough for every watcher (even one reconnecting) to
+// see the removal, short enough that markers do not pile up.
+const markerTTL = 24 * time.Hour
+
+// provision creates the buckets and the stream, or binds to them when they
+// exist (updating them when the replica count or marker TTL changed), so
+// every replica provisions at start and several can start together. A
+// JetStream cluster still electing its leaders does not answer at all, and
+// neither does it answer the losers of concurrent creates of one stream:
+// each attempt is bounded (2 s, growing to 10 s) and retried until ctx ends;
+// a retry then finds what the winner created.
+func (s *Store) provision(ctx context.Context) error {
+	s.rawPre = s.opts.Prefix + ".raw."
+	backoff := 50 * time.Millisecond
+	attempt := 2 * time.Second
+	start := time.Now()
+	for {
+		err := s.provisionOnce(ctx, attempt)
+		if err == nil {
+			return nil
+		}
+		// A server without JetStream says so at once; a cluster still
+		// starting may say so for a moment.
+		if (errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)) &&
+			time.Since(start) > 2*time.Second {
+			return fmt.Errorf("natsstore: JetStream is not enabled on the NATS server (or not for this account): %w", err)
+		}
+		s.log.Warn("natsstore: provision streams and buckets", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsstore: provision streams and buckets: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+		attempt = min(attempt*2, 10*time.Second)
+	}
+}
+
+func (s *Store) provisionOnce(ctx context.Context, attempt time.Duration) error {
+	evName, crName, rawName := Names(s.opts.Prefix)
+	rctx, cancel := context.WithTimeout(ctx, attempt)
+	defer cancel()
+	if _, err := s.js.AccountInfo(rctx); err != nil {
+		return fmt.Errorf("account info: %w", err)
+	}
+	if s.events == nil {
+		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
+			Bucket: evName, Description: "tagihan-relay events: dedup keys, delivery records, outbox state",
+			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage, LimitMarkerTTL: markerTTL,
+		})
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", evName, err)
+		}
+		s.events = kv
+	}
+	if s.create == nil {
+		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
+			Bucket: crName, Description: "tagihan-relay create-once records (sink, subject) → document",
+			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage,
+		})
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", crName, err)
+		}
+		s.create = kv
+	}
+	if s.raw == nil {
+		st, err := s.ensureStream(rctx, jetstream.StreamConfig{
+			Name: rawName, Description: "tagihan-relay raw deliveries (headers, body, CloudEvent), one per event id",
+			Subjects: []string{s.rawPre + ">"}, Storage: jetstream.FileStorage, Replicas: s.opts.Replicas,
+			MaxMsgsPerSubject: 1, MaxMsgs: -1, MaxBytes: -1, MaxConsumers: -1, Discard: jetstream.DiscardOld,
+			Duplicates: 2 * time.Minute, AllowDirect: true,
+		})
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", rawName, err)
+		}
+		s.raw = st
+	}
+	return nil
+}
+
+func (s *Store) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := s.js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = s.js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			return s.js.KeyValue(ctx, cfg.Bucket)
+		}
+		return kv, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if have := st.Config(); have.Replicas != cfg.Replicas || have.LimitMarkerTTL != cfg.LimitMarkerTTL {
+		return s.js.UpdateKeyValue(ctx, cfg)
+	}
+	return kv, nil
+}
+
+func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := s.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = s.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return s.js.Stream(ctx, cfg.Name)
+		}
+		return st, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	have := st.CachedInfo().Config
+	if have.Replicas != cfg.Replicas || have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || !have.AllowDirect ||
+		len(have.Subjects) != 1 || have.Subjects[0] != cfg.Subjects[0] {
+		return s.js.UpdateStream(ctx, cfg)
+	}
+	return st, nil
+}
+
+// watch keeps the view in step with the events bucket through an ordered
+// consumer on the bucket's stream: first the latest value of every key,
+// then every change in revision order. The consumer heartbeats every
+// second, so when the node serving it dies it is recreated (from the next
+// revision) within seconds, not the tens of seconds of a KV watch. If it
+// ends for good while the store is open, the view is rebuilt from scratch.
+func (s *Store) watch() {
+	defer s.wg.Done()
+	backoff := 100 * time.Millisecond
+	for first := true; s.ctx.Err() == nil; first = false {
+		if !first {
+			s.log.Warn("natsstore: watch of the events bucket ended; rebuilding the index")
+			s.view.reset()
+		}
+		err := s.follow()
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.log.Warn("natsstore: watch events bucket", "error", err, "retry_in", backoff)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// follow runs one ordered consumer until the store closes or the consumer
+// ends.
+func (s *Store) follow() error {
+	cons, err := s.js.OrderedConsumer(s.ctx, "KV_"+s.events.Bucket(), jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	pre := "$KV." + s.events.Bucket() + "."
+	handle := func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil || !strings.HasPrefix(m.Subject(), pre) {
+			return
+		}
+		deleted := false
+		if h := m.Headers(); h != nil {
+			switch {
+			case h.Get("KV-Operation") == "DEL" || h.Get("KV-Operation") == "PURGE":
+				deleted = true
+			case h.Get(jetstream.MarkerReasonHeader) != "":
+				deleted = true
+			}
+		}
+		woke, err := s.view.apply(m.Subject()[len(pre):], meta.Sequence.Stream, deleted, m.Data())
+		if err != nil {
+			s.log.Error("natsstore: apply event record", "subject", m.Subject(), "error", err)
+		}
+		if meta.NumPending == 0 {
+			s.view.markLoaded()
+		}
+		if len(woke) > 0 {
+			if fn := s.notify.Load(); fn != nil {
+				(*fn)(woke)
+			}
+		}
+	}
+	cc, err := cons.Consume(handle,
+		jetstream.PullExpiry(4*time.Second), jetstream.PullHeartbeat(time.Second),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if s.ctx.Err() == nil {
+				s.log.Debug("natsstore: events watch", "error", err)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 && info.Delivered.Stream == 0 {
+		s.view.markLoaded() // an empty bucket
+	}
+	select {
+	case <-s.ctx.Done():
+		return nil
+	case <-cc.Closed():
+		return errors.New("consumer closed")
+	}
+}
+
+// SetNotify sets Options.Notify after Open (the dispatcher is built after
+// the store). nil removes it.
+func (s *Store) SetNotify(fn func(sinks []string)) {
+	if fn == nil {
+		s.notify.Store(nil)
+		return
+	}
+	s.notify.Store(&fn)
+}
+
+// Ready reports whether the store is open, connected to NATS and its index
+// loaded (for /readyz).
+func (s *Store) Ready() bool {
+	if s.closed.Load() || !s.nc.IsConnected() {
+		return false
+	}
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	return s.view.loaded
+}
+
+// Close stops the watch and closes the connection. In-flight claims stay
+// in flight: another replica (or this one after a restart) takes them over
+// when their lease expires. Idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		s.wg.Wait()
+		if err := s.nc.FlushTimeout(2 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			s.log.Warn("natsstore: flush on close", "error", err)
+		}
+		s.nc.Close()
+	})
+	return nil
+}
+
+// check returns ErrClosed after Close.
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) ackWait(sink string) time.Duration {
+	if s.opts.AckWait != nil {
+		if d := s.opts.AckWait(sink); d > 0 {
+			return d
+		}
+	}
+	return DefaultAckWait
+}
+
+// noteOwn records a revision this store wrote.
+func (s *Store) noteOwn(rev uint64) {
+	for {
+		cur := s.lastOwn.Load()
+		if rev <= cur || s.lastOwn.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// waitOwn waits until the view holds every write of this store (read your
+// writes).
+func (s *Store) waitOwn(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return s.view.waitRev(ctx, s.lastOwn.Load())
+}
+
+// sync waits until the view holds every write acknowledged by JetStream
+// before the call, whoever made it: it writes the sync key and waits for
+// that revision. Listings use it, so any replica lists what any replica
+// just wrote.
+func (s *Store) sync(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	rev, err := s.events.Put(ctx, syncKey, nil)
+	if err != nil {
+		return unavailable("sync index", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return s.view.waitRev(ctx, rev)
+}
+
+// unavailable wraps a NATS error as EUNAVAILABLE (answered 503: retry).
+func unavailable(what string, err error) error {
+	var re *relay.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	return fmt.Errorf("natsstore: %s: %w", what, &relay.Error{Code: relay.EUNAVAILABLE, Message: err.Error()})
+}
+
+func (s *Store) stripe(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+}
+
+// errNoChange tells mutate that fn decided not to write.
+var errNoChange = errors.New("natsstore: no change")
+
+// mutate reads the event record of id, lets fn change it and writes it
+// back with compare-and-set on the revision read, retrying when someone
+// else wrote in between. minRev is a revision the read must have reached (a
+// write this store already saw): a lagging replica's read is retried.
+// It returns the new revision, or 0 when fn returned errNoChange.
+func (s *Store) mutate(ctx context.Context, id string, minRev uint64, fn func(r *record) error) (uint64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	key := eventKey(id)
+	mu := s.stripe(key)
+	mu.Lock()
+	defer mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if attempt == 100 {
+			return 0, relay.Errorf(relay.EUNAVAILABLE, "event %s: too many concurrent writers, try again", id)
+		}
+		e, err := s.events.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return 0, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
+		}
+		if err != nil {
+			return 0, unavailable("read event "+id, err)
+		}
+		if e.Revision() < minRev && attempt < 50 {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		r, err := decodeRecord(e.Value(), e.Revision())
+		if err != nil {
+			return 0, err
+		}
+		if err := fn(r); err != nil {
+			if errors.Is(err, errNoChange) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		buf, err := r.encode()
+		if err != nil {
+			return 0, err
+		}
+		rev, err := s.events.Update(ctx, key, buf, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return 0, unavailable("write event "+id, err)
+		}
+		s.noteOwn(rev)
+		return rev, nil
+	}
+}
+
+// indexRev returns the revision of id the view holds (0: unknown).
+func (s *Store) indexRev(id string) uint64 {
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	if ev := s.view.events[id]; ev != nil {
+		return ev.rev
+	}
+	return 0
+}
+
+// parallel runs fn(i) for i in [0, n) on up to width goroutines.
+func parallel(n, width int, fn func(i int)) {
+	if n <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(width, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}
