@@ -70,6 +70,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return cmdBackup(env, rest)
 	case "compact":
 		return cmdCompact(env, rest)
+	case "healthcheck":
+		return cmdHealthcheck(env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -111,6 +113,9 @@ Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline):
   import FILE [--route]
   backup --out FILE
   compact --db FILE [--out FILE]   (offline) rewrite the database to reclaim space
+
+Container:
+  healthcheck [--live] [--url U]   exit 0 when /readyz (or /healthz) answers 200
 
 Common flags: --env-file F, --admin URL, --token T, --db FILE, --json
 Durations for --since/--until: 24h, 90m, or RFC 3339 times.

@@ -163,7 +163,9 @@ func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec,
 // serve runs the service until ctx is done, then shuts down gracefully:
 // stop accepting, finish in-flight requests and deliveries, close the store.
 func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
-	log := newLogger(errOut, strings.ToLower(cfg.LogLevel))
+	lw := newLogWriter(errOut, 50*time.Millisecond)
+	defer lw.Close()
+	log := newLogger(lw, strings.ToLower(cfg.LogLevel))
 
 	if cfg.AdminToken == "" && !isLoopback(cfg.AdminAddr) {
 		return &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr,

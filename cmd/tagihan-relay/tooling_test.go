@@ -299,3 +299,17 @@ func TestVerify_Explains(t *testing.T) {
 		t.Fatalf("verify printed a secret:\n%s", out)
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	p := startRelay(t, t.TempDir())
+	if out, _, err := runCLI(t, nil, "healthcheck", "--url", p.public); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("healthcheck of a running relay: %v %q", err, out)
+	}
+	if _, _, err := runCLI(t, nil, "healthcheck", "--live", "--url", p.public); err != nil {
+		t.Fatalf("healthcheck --live: %v", err)
+	}
+	p.kill()
+	if _, _, err := runCLI(t, nil, "healthcheck", "--url", p.public); err == nil {
+		t.Fatal("healthcheck of a dead relay passed")
+	}
+}
