@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -107,6 +108,9 @@ func (d *Dispatcher) NotifyAll() {
 }
 
 // Start resumes what a crash left in flight and starts the sinks' loops.
+// The loops run until Stop (ctx only bounds the resume step): a dispatcher
+// is stopped deliberately, after the listeners, so it can finish and record
+// the attempts already sent.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -245,9 +249,7 @@ func (d *Dispatcher) deliver(s *SinkSpec, c Claim) {
 	if s.CreateOnce && c.Created != nil {
 		res = Skipped(fmt.Sprintf("document %s already created for %s by event %s", docOrDash(c.Created.DocumentNumber), c.Subject, c.Created.EventID))
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
-		res = s.Sink.Deliver(ctx, &c.Outbound)
-		cancel()
+		res = d.call(s, c)
 	}
 	elapsed := d.now().Sub(start)
 	if d.observe != nil {
@@ -280,6 +282,20 @@ func (d *Dispatcher) deliver(s *SinkSpec, c Claim) {
 		}
 		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
 	}
+}
+
+// call runs one Deliver bounded by the sink's timeout. A panicking sink is
+// an attempt with an unknown outcome (it may have sent), not a dead process.
+func (d *Dispatcher) call(s *SinkSpec, c Claim) (res Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("sink panicked", "sink", s.Name, "event_id", c.EventID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res = Unknown(fmt.Sprintf("sink %s panicked: %v", s.Name, p))
+		}
+	}()
+	return s.Sink.Deliver(ctx, &c.Outbound)
 }
 
 func docOrDash(s string) string {
@@ -318,5 +334,7 @@ func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, now time.Time)
 	if !ok {
 		return Transition{State: StateDead, Reason: fmt.Sprintf("retry schedule exhausted after %d attempts: %s", c.ScheduleAttempt, res.Reason)}
 	}
-	return Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason, PriorUnknown: res.Outcome == OutcomeUnknown}
+	// An unknown outcome stays known until the delivery finishes: a later
+	// transient failure does not prove the earlier attempt did nothing.
+	return Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason, PriorUnknown: res.Outcome == OutcomeUnknown || c.PriorUnknown}
 }

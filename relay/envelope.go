@@ -61,7 +61,7 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 		id, eventID, webhookEventID, typ, event, eventType, createdAt, occurredAt, timestamp, data, payload, object, test gjson.Result
 	}
 	err := ErrNotJSON
-	if len(trimmed) > 0 && trimmed[0] == '{' && utf8.Valid(trimmed) && gjson.ValidBytes(trimmed) {
+	if len(trimmed) > 0 && trimmed[0] == '{' && utf8.Valid(trimmed) && shallow(trimmed, maxDepth) && gjson.ValidBytes(trimmed) {
 		err = nil
 		// The body is not copied into a string: every string taken from it
 		// is cloned (firstString), because the body's buffer is reused.
@@ -126,6 +126,38 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 	}
 	readResource(&env)
 	return env, nil
+}
+
+// maxDepth bounds the nesting a body may have to be read as JSON (the
+// validator recurses); deeper bodies are stored as unparsed.
+const maxDepth = 512
+
+// shallow reports whether b nests arrays and objects at most max deep,
+// counting brackets outside strings.
+func shallow(b []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // setFirst keeps the first occurrence of a key, as encoding/json would keep

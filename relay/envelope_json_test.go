@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -49,4 +50,15 @@ func FuzzReadEnvelopeValidJSON(f *testing.F) {
 			t.Fatalf("CloudEvent %q is not valid JSON", ev)
 		}
 	})
+}
+
+func TestReadEnvelope_DeepNestingIsUnparsed(t *testing.T) {
+	deep := []byte(`{"type":"transaction.paid","data":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`)
+	if _, err := ReadEnvelope(deep, nil); err != ErrNotJSON {
+		t.Fatalf("100000-deep body: err = %v, want ErrNotJSON (stored as unparsed)", err)
+	}
+	ok := []byte(`{"type":"transaction.paid","data":{"s":"[[[[{{{{\"]]]","a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`)
+	if _, err := ReadEnvelope(ok, nil); err != nil {
+		t.Fatalf("100-deep body with brackets in strings: %v", err)
+	}
 }

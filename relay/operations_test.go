@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -120,5 +122,78 @@ func TestOperations_Stats(t *testing.T) {
 		if _, ok := s.Sinks[name]; !ok {
 			t.Errorf("configured sink %s missing from stats", name)
 		}
+	}
+}
+
+// TestOperations_ExportImport: an exported delivery imported into another
+// store is the same event (id, raw body and headers, CloudEvent byte for
+// byte), routed only when asked, and a second import is a no-op.
+func TestOperations_ExportImport(t *testing.T) {
+	ctx := context.Background()
+	routes := []relay.Route{{Sink: "erp", Events: []string{"*"}}}
+	src := MustOpenStore(t)
+	srcRecv := &relay.Receiver{Store: src, Routes: routes, Source: "tagihanai"}
+	bodies := map[string]string{
+		"evt_x1": "{\"id\":\"evt_x1\",\"type\":\"transaction.paid\",\"data\": { \"id\" : \"trx_1\" } }\n",
+		"hdr_x2": `{"type":"ping"}`, // id from a header
+		"":       "not json",        // unparsed, id from the body hash
+	}
+	received := time.Date(2026, 11, 23, 10, 0, 0, 123, time.UTC)
+	for id, body := range bodies {
+		h := map[string]string{"Content-Type": "application/json"}
+		if id == "hdr_x2" {
+			h[relay.HeaderEventID] = id
+		}
+		if _, err := srcRecv.Receive(ctx, relay.Delivery{ReceivedAt: received, Headers: h, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []*relay.ExportRecord
+	if err := src.Export(ctx, relay.ExportFilter{}, func(r *relay.ExportRecord) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("exported %d records", len(recs))
+	}
+
+	dst := MustOpenStore(t)
+	var n notified
+	ops := &relay.Operations{Store: dst, Receiver: &relay.Receiver{Store: dst, Routes: routes, Source: "tagihanai"}, Notify: n.notify}
+	for _, rec := range recs {
+		ok, err := ops.Import(ctx, rec, true)
+		if err != nil || !ok {
+			t.Fatalf("Import %s = %v, %v", rec.ID, ok, err)
+		}
+		if ok, err := ops.Import(ctx, rec, true); err != nil || ok {
+			t.Errorf("second Import %s = %v, %v; want a no-op", rec.ID, ok, err)
+		}
+		want, err := src.GetEvent(ctx, rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dst.GetEvent(ctx, rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Event) != string(want.Event) {
+			t.Errorf("%s: CloudEvent\n got %s\nwant %s", rec.ID, got.Event, want.Event)
+		}
+		if string(got.Raw.BodyBase64) != string(want.Raw.BodyBase64) || got.Raw.Headers[relay.HeaderEventID] != want.Raw.Headers[relay.HeaderEventID] {
+			t.Errorf("%s: raw delivery changed", rec.ID)
+		}
+		if got.Status != want.Status || got.Subject != want.Subject || !got.ReceivedAt.Equal(want.ReceivedAt) {
+			t.Errorf("%s: imported %+v, want %+v", rec.ID, got.EventSummary, want.EventSummary)
+		}
+	}
+	// The transaction was routed (and its sink woken); the test event
+	// (ping, the route excludes tests) and the unparsed one were not.
+	if diff := cmp.Diff([][]string{{"erp"}}, n.get()); diff != "" {
+		t.Errorf("Notify calls (-want +got):\n%s", diff)
+	}
+	if d, err := dst.GetEvent(ctx, "evt_x1"); err != nil || len(d.Deliveries) != 1 || d.Deliveries[0].State != relay.StatePending {
+		t.Errorf("imported transaction not queued for erp: %+v, %v", d, err)
 	}
 }

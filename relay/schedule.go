@@ -45,7 +45,8 @@ func NextDelay(schedule []time.Duration, n int, retryAfter time.Duration, rnd fu
 	}
 	nominal := schedule[n-1]
 	if retryAfter > nominal {
-		return min(retryAfter, MaxRetryAfter), true
+		// Used as given, capped — but never shorter than the schedule's own delay.
+		return max(nominal, min(retryAfter, MaxRetryAfter)), true
 	}
 	if nominal <= 0 {
 		return 0, true
