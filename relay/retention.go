@@ -67,7 +67,7 @@ func (r *Retention) RunOnce(ctx context.Context) int {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if chunk <= 0 {
-		chunk = 200
+		chunk = 100
 	}
 	cutoff := now().Add(-r.MaxAge)
 	total := 0
