@@ -76,8 +76,9 @@ const (
 // OutboxTarget is one outbox entry to create for a new event.
 type OutboxTarget struct {
 	Sink string
-	// OrderKey serializes deliveries with the same key at this sink (the
-	// subject under SINK_<NAME>_ORDERING=subject); "" means unordered.
+	// OrderKey serializes the sink's deliveries of one subject: it is the
+	// event's subject (SINK_<NAME>_ORDERING=subject) or "" (unordered); a
+	// store refuses any other value with EINVALID.
 	OrderKey string
 }
 

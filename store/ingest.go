@@ -16,16 +16,16 @@ import (
 func (s *Store) Ingest(ctx context.Context, e *relay.NewEvent) (relay.IngestStatus, error) {
 	var status relay.IngestStatus
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		old, err := getMeta(tx, e.ID)
+		m, err := getMeta(tx, e.ID)
 		if err != nil {
 			return err
 		}
-		if old != nil {
-			m := old.clone()
+		if m != nil {
+			oldStatus := m.status()
 			m.Duplicates++
 			m.LastReceivedAt = e.Delivery.ReceivedAt.UnixNano()
 			status = relay.IngestDuplicate
-			return putMeta(tx, e.ID, old, m)
+			return putMeta(tx, e.ID, oldStatus, m)
 		}
 		if err := insertEvent(tx, e); err != nil {
 			return err
@@ -54,21 +54,17 @@ func (s *Store) Import(ctx context.Context, e *relay.NewEvent) (bool, error) {
 }
 
 func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
+	for _, t := range e.Targets {
+		if t.OrderKey != "" && t.OrderKey != e.Subject {
+			return relay.Errorf(relay.EINVALID, "outbox target %s: order key %q is not the event's subject %q", t.Sink, t.OrderKey, e.Subject)
+		}
+	}
 	id := []byte(e.ID)
 	received := e.Delivery.ReceivedAt.UnixNano()
 	m := &eventMeta{
 		Type: e.Type, Subject: e.Subject, Test: e.Test, ReceivedAt: received, LastReceivedAt: received,
 		Unparsed: e.Unparsed, ParseError: e.ParseError, Doc: e.DocumentNumber, Counterparty: e.Counterparty,
 		DataOffset: e.EventDataOffset,
-	}
-	if len(e.Targets) > 0 {
-		m.States = make(map[string]string, len(e.Targets))
-		for _, t := range e.Targets {
-			m.States[t.Sink] = relay.StatePending
-		}
-	}
-	if err := putMeta(tx, e.ID, nil, m); err != nil {
-		return err
 	}
 	timeKey := tsKey(received, id)
 	if err := putBody(tx, timeKey, &e.Delivery, e.Event); err != nil {
@@ -92,12 +88,17 @@ func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
 		}
 	}
 	now := e.Delivery.ReceivedAt
+	if len(e.Targets) > 0 {
+		m.Deliveries = make(map[string]*deliveryRecord, len(e.Targets))
+	}
 	for _, t := range e.Targets {
-		if err := newOutboxEntry(tx, e.ID, t, now); err != nil {
+		r, err := newOutboxEntry(tx, e.ID, t, now)
+		if err != nil {
 			return err
 		}
+		m.Deliveries[t.Sink] = r
 	}
-	return nil
+	return putMeta(tx, e.ID, "", m)
 }
 
 func subjectKey(subject string, received int64, id string) []byte {
@@ -112,47 +113,90 @@ func searchKey(text, id string) []byte {
 	return join([]byte(strings.ToLower(text)), []byte(id))
 }
 
-// newOutboxEntry creates a pending delivery of event id to t.Sink: due now
-// when it heads its subject's queue (or is unordered), else waiting.
-func newOutboxEntry(tx *bolt.Tx, id string, t relay.OutboxTarget, now time.Time) error {
+// newOutboxEntry makes a pending delivery of event id to t.Sink (the
+// caller stores it in the event): due now when no other delivery of its
+// subject is open at the sink (or it is unordered), else waiting.
+func newOutboxEntry(tx *bolt.Tx, id string, t relay.OutboxTarget, now time.Time) (*deliveryRecord, error) {
 	sb, err := sinkBucket(tx, t.Sink)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	seq, err := sb.NextSequence()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r := &deliveryRecord{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StatePending, UpdatedAt: now.UTC()}, OrderKey: t.OrderKey, Seq: seq}
-	if err := enqueue(sb, id, r, now); err != nil {
-		return err
+	if err := enqueue(tx, sb, id, r, now); err != nil {
+		return nil, err
 	}
 	addCount(sb.Bucket(subCounts), relay.StatePending, 1)
-	return putDelivery(tx, id, r)
+	return r, nil
 }
 
 // enqueue places a pending record (new, redriven or replayed) in the open
-// index and, when it heads its subject's queue or is unordered, in due.
-func enqueue(sb *bolt.Bucket, id string, r *deliveryRecord, now time.Time) error {
+// index and, unless another delivery of its subject is open at the sink, in
+// due. Subject ordering needs no queue of its own: the subject index lists
+// the subject's events in receive order, and each event holds its
+// deliveries' states.
+func enqueue(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time.Time) error {
 	r.OpenKey = tsKey(now.UnixNano(), u64(r.Seq))
 	if err := sb.Bucket(subOpen).Put(r.OpenKey, []byte(id)); err != nil {
 		return err
 	}
 	if r.OrderKey != "" {
-		q := sb.Bucket(subQueue)
-		prefix := append([]byte(r.OrderKey), 0)
-		k, _ := q.Cursor().Seek(prefix)
-		waiting := k != nil && bytes.HasPrefix(k, prefix)
-		if err := q.Put(append(prefix, u64(r.Seq)...), []byte(id)); err != nil {
+		open, err := subjectOpen(tx, r.OrderKey, r.Sink, id)
+		if err != nil {
 			return err
 		}
-		if waiting {
+		if open {
 			r.DueKey = nil
 			r.NextAttemptAt = nil
 			return nil
 		}
 	}
 	return schedule(sb, id, r, now)
+}
+
+// subjectOpen reports whether an event of subject other than self has an
+// unfinished ordered delivery (pending, in flight, needs review) at sink.
+func subjectOpen(tx *bolt.Tx, subject, sink, self string) (bool, error) {
+	prefix := append([]byte(subject), 0)
+	c := tx.Bucket(bktBySubject).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := string(k[len(prefix)+8:])
+		if id == self {
+			continue
+		}
+		d, err := getDelivery(tx, id, sink)
+		if err != nil {
+			return false, err
+		}
+		if d != nil && d.OrderKey != "" && !relay.Terminal(d.State) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// nextWaiting returns the earliest-received event of subject (other than
+// self) whose delivery at sink waits for its turn, or nil.
+func nextWaiting(tx *bolt.Tx, subject, sink, self string) (string, *deliveryRecord, error) {
+	prefix := append([]byte(subject), 0)
+	c := tx.Bucket(bktBySubject).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := string(k[len(prefix)+8:])
+		if id == self {
+			continue
+		}
+		d, err := getDelivery(tx, id, sink)
+		if err != nil {
+			return "", nil, err
+		}
+		if d != nil && d.State == relay.StatePending && d.DueKey == nil {
+			return id, d, nil
+		}
+	}
+	return "", nil, nil
 }
 
 // schedule makes r due at t.

@@ -19,7 +19,6 @@ var (
 	bktByTime     = []byte("by_time")
 	bktBySubject  = []byte("by_subject")
 	bktSearch     = []byte("search")
-	bktDeliveries = []byte("deliveries")
 	bktDead       = []byte("dead")
 	bktCreated    = []byte("created")
 	bktOperations = []byte("operations")
@@ -28,14 +27,13 @@ var (
 
 	subDue      = []byte("due")
 	subInflight = []byte("inflight")
-	subQueue    = []byte("queue")
 	subOpen     = []byte("open")
 	subCounts   = []byte("counts")
 )
 
 func createBuckets(tx *bolt.Tx) error {
 	for _, b := range [][]byte{bktEvents, bktBodies, bktByTime, bktBySubject, bktSearch,
-		bktDeliveries, bktDead, bktCreated, bktOperations, bktCounts, bktOutbox} {
+		bktDead, bktCreated, bktOperations, bktCounts, bktOutbox} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -43,8 +41,11 @@ func createBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
-// eventMeta is the small per-event record; the body and the CloudEvent live
-// in their own buckets so that state changes rewrite only this.
+// eventMeta is the per-event record: what the listing, search and status
+// need, and the event's delivery record at every sink. The body and the
+// CloudEvent live in bodies, so state changes rewrite only this. Keeping the
+// deliveries here means a new event dirties one random page (its id), not
+// one per sink.
 type eventMeta struct {
 	Type           string `json:"t,omitempty"`
 	Subject        string `json:"s,omitempty"`
@@ -58,16 +59,26 @@ type eventMeta struct {
 	Counterparty   string `json:"cp,omitempty"`
 	// DataOffset is where the CloudEvent's data starts (0: no data), so a
 	// claim slices it out instead of parsing the event.
-	DataOffset int               `json:"do,omitempty"`
-	States     map[string]string `json:"st,omitempty"`
+	DataOffset int                        `json:"do,omitempty"`
+	Deliveries map[string]*deliveryRecord `json:"dl,omitempty"`
 }
 
 func (m *eventMeta) status() string {
-	states := make([]string, 0, len(m.States))
-	for _, s := range m.States {
-		states = append(states, s)
+	states := make([]string, 0, len(m.Deliveries))
+	for _, d := range m.Deliveries {
+		states = append(states, d.State)
 	}
 	return relay.EventStatus(m.Unparsed, states)
+}
+
+// deliveries returns the event's delivery records by sink name.
+func (m *eventMeta) deliveries() []*deliveryRecord {
+	out := make([]*deliveryRecord, 0, len(m.Deliveries))
+	for _, d := range m.Deliveries {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
+	return out
 }
 
 func (m *eventMeta) summary(id string) relay.EventSummary {
@@ -120,8 +131,6 @@ func join(parts ...[]byte) []byte {
 	return bytes.Join(parts, []byte{0})
 }
 
-func deliveryKey(id, sink string) []byte { return join([]byte(id), []byte(sink)) }
-
 func getMeta(tx *bolt.Tx, id string) (*eventMeta, error) {
 	v := tx.Bucket(bktEvents).Get([]byte(id))
 	if v == nil {
@@ -134,9 +143,9 @@ func getMeta(tx *bolt.Tx, id string) (*eventMeta, error) {
 	return &m, nil
 }
 
-// putMeta writes m, keeping the per-status counts right; old is the record
-// before the change (nil for a new event).
-func putMeta(tx *bolt.Tx, id string, old, m *eventMeta) error {
+// putMeta writes m, keeping the per-status counts right; oldStatus is the
+// event's status before the change ("" for a new event).
+func putMeta(tx *bolt.Tx, id string, oldStatus string, m *eventMeta) error {
 	buf, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -145,49 +154,14 @@ func putMeta(tx *bolt.Tx, id string, old, m *eventMeta) error {
 		return err
 	}
 	newStatus := m.status()
-	if old != nil {
-		if oldStatus := old.status(); oldStatus != newStatus {
-			addCount(tx.Bucket(bktCounts), oldStatus, -1)
-		} else {
-			return nil
-		}
+	if oldStatus == newStatus {
+		return nil
+	}
+	if oldStatus != "" {
+		addCount(tx.Bucket(bktCounts), oldStatus, -1)
 	}
 	addCount(tx.Bucket(bktCounts), newStatus, 1)
 	return nil
-}
-
-func (m *eventMeta) clone() *eventMeta {
-	c := *m
-	c.States = make(map[string]string, len(m.States))
-	for k, v := range m.States {
-		c.States[k] = v
-	}
-	return &c
-}
-
-// setState records a sink's delivery state on the event. The event keeps
-// only what its status needs, so claiming (pending → in_flight) does not
-// rewrite it.
-func setState(tx *bolt.Tx, id, sink, state string) error {
-	if state == relay.StateInFlight {
-		state = relay.StatePending
-	}
-	m, err := getMeta(tx, id)
-	if err != nil {
-		return err
-	}
-	if m == nil {
-		return fmt.Errorf("store: event %s missing", id)
-	}
-	if m.States[sink] == state {
-		return nil
-	}
-	old := m.clone()
-	if m.States == nil {
-		m.States = map[string]string{}
-	}
-	m.States[sink] = state
-	return putMeta(tx, id, old, m)
 }
 
 func addCount(b *bolt.Bucket, name string, delta int64) {
@@ -207,40 +181,40 @@ func getCount(b *bolt.Bucket, name string) int64 {
 	return 0
 }
 
+// getDelivery returns an event's delivery record at sink (nil when none).
 func getDelivery(tx *bolt.Tx, id, sink string) (*deliveryRecord, error) {
-	v := tx.Bucket(bktDeliveries).Get(deliveryKey(id, sink))
-	if v == nil {
-		return nil, nil
+	m, err := getMeta(tx, id)
+	if err != nil || m == nil {
+		return nil, err
 	}
-	var r deliveryRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return nil, fmt.Errorf("store: decode delivery %s/%s: %w", id, sink, err)
-	}
-	return &r, nil
+	return m.Deliveries[sink], nil
 }
 
+// putDelivery writes a delivery record into its event, keeping the status
+// counts right.
 func putDelivery(tx *bolt.Tx, id string, r *deliveryRecord) error {
-	buf, err := json.Marshal(r)
+	m, err := getMeta(tx, id)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bktDeliveries).Put(deliveryKey(id, r.Sink), buf)
+	if m == nil {
+		return fmt.Errorf("store: event %s missing", id)
+	}
+	oldStatus := m.status()
+	if m.Deliveries == nil {
+		m.Deliveries = map[string]*deliveryRecord{}
+	}
+	m.Deliveries[r.Sink] = r
+	return putMeta(tx, id, oldStatus, m)
 }
 
 // deliveriesOf returns every delivery record of an event, by sink name.
 func deliveriesOf(tx *bolt.Tx, id string) ([]*deliveryRecord, error) {
-	prefix := append([]byte(id), 0)
-	c := tx.Bucket(bktDeliveries).Cursor()
-	var out []*deliveryRecord
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var r deliveryRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("store: decode delivery %s: %w", k, err)
-		}
-		out = append(out, &r)
+	m, err := getMeta(tx, id)
+	if err != nil || m == nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
-	return out, nil
+	return m.deliveries(), nil
 }
 
 func sinkBucket(tx *bolt.Tx, sink string) (*bolt.Bucket, error) {
@@ -255,7 +229,7 @@ func sinkBucket(tx *bolt.Tx, sink string) (*bolt.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range [][]byte{subDue, subInflight, subQueue, subOpen, subCounts} {
+	for _, sub := range [][]byte{subDue, subInflight, subOpen, subCounts} {
 		if _, err := b.CreateBucket(sub); err != nil {
 			return nil, err
 		}

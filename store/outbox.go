@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -181,7 +180,7 @@ func transition(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, from
 		}
 	case relay.StateDelivered, relay.StateSkipped, relay.StateDead:
 		r.NextAttemptAt = nil
-		if err := closeEntry(sb, id, r); err != nil {
+		if err := closeEntry(tx, sb, id, r); err != nil {
 			return err
 		}
 		if to == relay.StateDead {
@@ -206,10 +205,7 @@ func transition(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, from
 	default:
 		return fmt.Errorf("store: invalid transition of %s/%s to %q", id, r.Sink, to)
 	}
-	if err := putDelivery(tx, id, r); err != nil {
-		return err
-	}
-	return setState(tx, id, r.Sink, to)
+	return putDelivery(tx, id, r)
 }
 
 func markDead(tx *bolt.Tx, id string, r *deliveryRecord, now time.Time) error {
@@ -226,9 +222,9 @@ func unmarkDead(tx *bolt.Tx, r *deliveryRecord) error {
 	return err
 }
 
-// closeEntry takes a finished entry out of the open index and its subject's
-// queue, and makes the next entry of the queue due now.
-func closeEntry(sb *bolt.Bucket, id string, r *deliveryRecord) error {
+// closeEntry takes a finished entry out of the open and due indexes and
+// makes the next waiting delivery of its subject due now.
+func closeEntry(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord) error {
 	if r.OpenKey != nil {
 		if err := sb.Bucket(subOpen).Delete(r.OpenKey); err != nil {
 			return err
@@ -244,24 +240,9 @@ func closeEntry(sb *bolt.Bucket, id string, r *deliveryRecord) error {
 	if r.OrderKey == "" {
 		return nil
 	}
-	q := sb.Bucket(subQueue)
-	prefix := append([]byte(r.OrderKey), 0)
-	if err := q.Delete(append(append([]byte(nil), prefix...), u64(r.Seq)...)); err != nil {
+	nextID, next, err := nextWaiting(tx, r.OrderKey, r.Sink, id)
+	if err != nil || next == nil {
 		return err
-	}
-	k, v := q.Cursor().Seek(prefix)
-	if k == nil || !bytes.HasPrefix(k, prefix) {
-		return nil
-	}
-	// The next entry of the subject becomes the head: make it due now.
-	nextID := string(v)
-	tx := sb.Tx()
-	next, err := getDelivery(tx, nextID, r.Sink)
-	if err != nil {
-		return err
-	}
-	if next == nil || next.State != relay.StatePending || next.DueKey != nil {
-		return nil
 	}
 	if err := schedule(sb, nextID, next, r.UpdatedAt); err != nil {
 		return err
@@ -345,14 +326,11 @@ func reopen(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time
 			return err
 		}
 		r.Seq = seq
-		if err := enqueue(sb, id, r, now); err != nil {
+		if err := enqueue(tx, sb, id, r, now); err != nil {
 			return err
 		}
 	}
-	if err := putDelivery(tx, id, r); err != nil {
-		return err
-	}
-	return setState(tx, id, r.Sink, relay.StatePending)
+	return putDelivery(tx, id, r)
 }
 
 func addOperation(tx *bolt.Tx, id string, h relay.HistoryEntry) error {
@@ -381,6 +359,9 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 		if m.Unparsed {
 			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
 		}
+		if t.OrderKey != "" && t.OrderKey != m.Subject {
+			return relay.Errorf(relay.EINVALID, "order key %q is not the event's subject %q", t.OrderKey, m.Subject)
+		}
 		r, err := getDelivery(tx, eventID, t.Sink)
 		if err != nil {
 			return err
@@ -390,10 +371,11 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 		}
 		op := relay.HistoryEntry{At: now.UTC(), Operator: operator, Action: "replay", Sink: t.Sink}
 		if r == nil {
-			if err := newOutboxEntry(tx, eventID, t, now); err != nil {
+			r, err := newOutboxEntry(tx, eventID, t, now)
+			if err != nil {
 				return err
 			}
-			if err := setState(tx, eventID, t.Sink, relay.StatePending); err != nil {
+			if err := putDelivery(tx, eventID, r); err != nil {
 				return err
 			}
 			return addOperation(tx, eventID, op)

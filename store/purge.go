@@ -116,7 +116,7 @@ func purgeEvent(tx *bolt.Tx, timeKey []byte) error {
 		}
 	}
 	prefix := append(append([]byte(nil), id...), 0)
-	for _, b := range [][]byte{bktDeliveries, bktOperations} {
+	for _, b := range [][]byte{bktOperations} {
 		bk := tx.Bucket(b)
 		var keys [][]byte
 		c := bk.Cursor()

@@ -423,9 +423,10 @@ func TestStore_ZeroTimes(t *testing.T) {
 
 	t.Run("AttemptAt", func(t *testing.T) {
 		s := MustOpenStore(t)
+		sameSubject := func(e *relay.NewEvent) *relay.NewEvent { e.Subject = "trx_1"; return e }
 		for i, e := range []*relay.NewEvent{
-			storetest.NewEvent("evt_1", t0, ordered),
-			storetest.NewEvent("evt_2", t0.Add(time.Millisecond), ordered),
+			sameSubject(storetest.NewEvent("evt_1", t0, ordered)),
+			sameSubject(storetest.NewEvent("evt_2", t0.Add(time.Millisecond), ordered)),
 			storetest.NewEvent("evt_3", now.Add(time.Hour), relay.OutboxTarget{Sink: "ap"}),
 		} {
 			if _, err := s.Ingest(ctx, e); err != nil {

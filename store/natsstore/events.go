@@ -86,9 +86,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 		untilN = f.Until.UnixNano()
 	}
 	match := func(ev *eventEntry) bool {
-		if q != "" && ev.id != q && ev.subject != q &&
-			(ev.docLower == "" || !strings.Contains(ev.docLower, lq)) &&
-			(ev.partyLower == "" || !strings.Contains(ev.partyLower, lq)) {
+		if q != "" && ev.id != q && ev.subject != q && !containsFold(ev.doc, lq) && !containsFold(ev.party, lq) {
 			return false
 		}
 		if f.Type != "" && !relay.MatchGlob(f.Type, ev.typ) {

@@ -203,9 +203,9 @@ func TestReplicas_ClaimOnce(t *testing.T) {
 		order[subj] = append(order[subj], id)
 	}
 	var mu sync.Mutex
-	claimed := map[string]int{}          // sink/id → claims
-	inFlight := map[string]string{}      // ap subject → id in flight
-	delivered := map[string][]string{}   // ap subject → ids in delivery order
+	claimed := map[string]int{}        // sink/id → claims
+	inFlight := map[string]string{}    // ap subject → id in flight
+	delivered := map[string][]string{} // ap subject → ids in delivery order
 	var violations []string
 	var done atomic.Int64
 	var wg sync.WaitGroup

@@ -158,9 +158,11 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 	if rev == 0 || !took {
 		return nil, rev == 0, nil
 	}
-	s.claimMu.Lock()
-	s.claims[claimRef{sink, c.id}] = rev
-	s.claimMu.Unlock()
+	if buf, err := rec.encode(); err == nil {
+		s.claimMu.Lock()
+		s.claims[claimRef{sink, c.id}] = held{rev: rev, rec: buf}
+		s.claimMu.Unlock()
+	}
 	cl, err := s.loadClaim(ctx, sink, rec)
 	if err != nil {
 		// The entry is in flight under this store's lease: it is resumed
@@ -293,8 +295,13 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 	}
 	ref := claimRef{sink, eventID}
 	s.claimMu.Lock()
-	claimRev := s.claims[ref]
+	h := s.claims[ref]
 	s.claimMu.Unlock()
+	claimRev := h.rev
+	var hint *record
+	if h.rec != nil {
+		hint, _ = decodeRecord(h.rec, h.rev)
+	}
 	notInFlight := func(d *delivery) error {
 		state := "missing"
 		if d != nil {
@@ -329,12 +336,13 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 			if _, err := check(r); err != nil {
 				return err
 			}
+			hint, claimRev = r, e.Revision()
 		}
 		if err := s.putCreated(ctx, t.Created); err != nil {
 			return err
 		}
 	}
-	_, err := s.mutate(ctx, eventID, claimRev, func(r *record) error {
+	_, err := s.mutateFrom(ctx, eventID, claimRev, hint, claimRev, func(r *record) error {
 		d, err := check(r)
 		if err != nil {
 			return err

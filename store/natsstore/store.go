@@ -90,7 +90,7 @@ type Store struct {
 	review   map[string]bool // sink → ResumeInFlight's review flag
 
 	claimMu sync.Mutex
-	claims  map[claimRef]uint64 // (sink, id) → revision of this store's claim
+	claims  map[claimRef]held // this store's claims in flight
 
 	purgeMu     sync.Mutex
 	purgeResume *ikey
@@ -104,6 +104,13 @@ type Store struct {
 }
 
 type claimRef struct{ sink, id string }
+
+// held is a claim this store holds: the revision of the claim's write and
+// the record as written (Finish's first guess).
+type held struct {
+	rev uint64
+	rec []byte
+}
 
 var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
@@ -162,7 +169,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		opts: o, nc: nc, js: js, owner: o.Name + "/" + nuid.Next(), clock: time.Now,
-		review: map[string]bool{}, claims: map[claimRef]uint64{}, ctx: sctx, cancel: cancel, log: log,
+		review: map[string]bool{}, claims: map[claimRef]held{}, ctx: sctx, cancel: cancel, log: log,
 	}
 	s.view = newView(s.owner)
 	if o.Notify != nil {
@@ -479,28 +486,52 @@ func (s *Store) noteOwn(rev uint64) {
 }
 
 // waitOwn waits until the view holds every write of this store (read your
-// writes).
+// writes). If the watch is stalled (a node died and its consumer is being
+// recreated) it gives up after a few seconds and lets the caller go on with
+// the view as it is: a view that lags is still a prefix of the history, and
+// every write is a compare-and-set, so that is safe, only less fresh.
 func (s *Store) waitOwn(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return s.view.waitRev(ctx, s.lastOwn.Load())
+	err := s.view.waitRev(wctx, s.lastOwn.Load())
+	return s.staleOK(ctx, err)
 }
 
 // sync waits until the view holds every write acknowledged by JetStream
 // before the call, whoever made it: it writes the sync key and waits for
 // that revision. Listings use it, so any replica lists what any replica
-// just wrote.
+// just wrote. When NATS does not answer in time, the view answers as it
+// is (see waitOwn).
 func (s *Store) sync(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	rev, err := s.events.Put(ctx, syncKey, nil)
-	if err != nil {
-		return unavailable("sync index", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return s.view.waitRev(ctx, rev)
+	rev, err := s.events.Put(sctx, syncKey, nil)
+	if err == nil {
+		err = s.view.waitRev(sctx, rev)
+	}
+	return s.staleOK(ctx, err)
+}
+
+// staleOK turns a failed wait for freshness into nil when the caller may
+// go on with the loaded view.
+func (s *Store) staleOK(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.view.mu.RLock()
+	loaded := s.view.loaded
+	s.view.mu.RUnlock()
+	if !loaded {
+		return unavailable("event index not loaded", err)
+	}
+	s.log.Warn("natsstore: answering from an index that may lag", "error", err)
+	return nil
 }
 
 // unavailable wraps a NATS error as EUNAVAILABLE (answered 503: retry).
@@ -527,6 +558,12 @@ var errNoChange = errors.New("natsstore: no change")
 // write this store already saw): a lagging replica's read is retried.
 // It returns the new revision, or 0 when fn returned errNoChange.
 func (s *Store) mutate(ctx context.Context, id string, minRev uint64, fn func(r *record) error) (uint64, error) {
+	return s.mutateFrom(ctx, id, minRev, nil, 0, fn)
+}
+
+// mutateFrom is mutate with a first guess: hint, the record as this store
+// wrote it at revision hintRev, saves the read when nobody wrote since.
+func (s *Store) mutateFrom(ctx context.Context, id string, minRev uint64, hint *record, hintRev uint64, fn func(r *record) error) (uint64, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
@@ -538,20 +575,26 @@ func (s *Store) mutate(ctx context.Context, id string, minRev uint64, fn func(r 
 		if attempt == 100 {
 			return 0, relay.Errorf(relay.EUNAVAILABLE, "event %s: too many concurrent writers, try again", id)
 		}
-		e, err := s.events.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return 0, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
-		}
-		if err != nil {
-			return 0, unavailable("read event "+id, err)
-		}
-		if e.Revision() < minRev && attempt < 50 {
-			time.Sleep(2 * time.Millisecond)
-			continue
-		}
-		r, err := decodeRecord(e.Value(), e.Revision())
-		if err != nil {
-			return 0, err
+		var r *record
+		var rev uint64
+		if hint != nil {
+			r, rev, hint = hint, hintRev, nil
+		} else {
+			e, err := s.events.Get(ctx, key)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return 0, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
+			}
+			if err != nil {
+				return 0, unavailable("read event "+id, err)
+			}
+			if e.Revision() < minRev && attempt < 50 {
+				time.Sleep(2 * time.Millisecond)
+				continue
+			}
+			if r, err = decodeRecord(e.Value(), e.Revision()); err != nil {
+				return 0, err
+			}
+			rev = e.Revision()
 		}
 		if err := fn(r); err != nil {
 			if errors.Is(err, errNoChange) {
@@ -563,15 +606,15 @@ func (s *Store) mutate(ctx context.Context, id string, minRev uint64, fn func(r 
 		if err != nil {
 			return 0, err
 		}
-		rev, err := s.events.Update(ctx, key, buf, e.Revision())
+		newRev, err := s.events.Update(ctx, key, buf, rev)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue
 		}
 		if err != nil {
 			return 0, unavailable("write event "+id, err)
 		}
-		s.noteOwn(rev)
-		return rev, nil
+		s.noteOwn(newRev)
+		return newRev, nil
 	}
 }
 

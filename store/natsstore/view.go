@@ -32,19 +32,19 @@ type view struct {
 	dead         *ordset // (dead at, 0, sink, id): dead and needs_review
 	sinks        map[string]*sinkView
 	statusCounts map[string]int64
+	strs         map[string]string // interned strings
 }
 
 // eventEntry is what the view keeps of one event: its summary and the
 // outbox fields of its deliveries, never the body or the attempt history.
 type eventEntry struct {
-	id, typ, subject     string
-	rev                  uint64
-	received             int64
-	test, unparsed       bool
-	doc, party           string
-	docLower, partyLower string
-	status               string
-	dels                 []*delEntry
+	id, typ, subject string
+	rev              uint64
+	received         int64
+	test, unparsed   bool
+	doc, party       string
+	status           string
+	dels             []*delEntry
 }
 
 type delEntry struct {
@@ -71,7 +71,8 @@ type sinkView struct {
 
 func newView(self string) *view {
 	return &view{self: self, changed: make(chan struct{}), events: map[string]*eventEntry{}, byTime: newOrdset(),
-		bySubject: map[string][]*eventEntry{}, dead: newOrdset(), sinks: map[string]*sinkView{}, statusCounts: map[string]int64{}}
+		bySubject: map[string][]*eventEntry{}, dead: newOrdset(), sinks: map[string]*sinkView{}, statusCounts: map[string]int64{},
+		strs: map[string]string{}}
 }
 
 // reset empties the view for a rebuild (a new watch after the old one
@@ -147,20 +148,19 @@ func (v *view) apply(key string, rev uint64, deleted bool, value []byte) ([]stri
 		if err != nil {
 			return nil, err
 		}
-		ne = entryOf(r, rev)
+		ne = v.entryOf(r, rev)
 	}
 	return v.replace(id, ne), nil
 }
 
-func entryOf(r *record, rev uint64) *eventEntry {
+func (v *view) entryOf(r *record, rev uint64) *eventEntry {
 	ev := &eventEntry{
-		id: r.ID, typ: r.Type, subject: r.Subject, rev: rev, received: r.ReceivedAt, test: r.Test, unparsed: r.Unparsed,
-		doc: r.Doc, party: r.Counterparty, docLower: strings.ToLower(r.Doc), partyLower: strings.ToLower(r.Counterparty),
-		status: r.status(),
+		id: r.ID, typ: v.intern(r.Type), subject: r.Subject, rev: rev, received: r.ReceivedAt, test: r.Test, unparsed: r.Unparsed,
+		doc: r.Doc, party: r.Counterparty, status: r.status(),
 	}
 	for _, d := range r.Deliveries {
-		de := &delEntry{ev: ev, sink: d.Sink, state: d.State, orderKey: d.OrderKey, seq: d.Seq, due: d.Due, since: d.Since,
-			deadAt: d.DeadAt, owner: d.Owner, lease: d.Lease, attempts: d.Attempts, lastStatus: d.LastStatus}
+		de := &delEntry{ev: ev, sink: v.intern(d.Sink), state: v.intern(d.State), orderKey: d.OrderKey, seq: d.Seq, due: d.Due, since: d.Since,
+			deadAt: d.DeadAt, owner: v.intern(d.Owner), lease: d.Lease, attempts: d.Attempts, lastStatus: d.LastStatus}
 		if d.State == relay.StateDead || d.State == relay.StateNeedsReview {
 			de.reason = d.Reason
 			if de.reason == "" {
@@ -170,6 +170,34 @@ func entryOf(r *record, rev uint64) *eventEntry {
 		ev.dels = append(ev.dels, de)
 	}
 	return ev
+}
+
+// intern returns one shared copy of a low-cardinality string (types, sink
+// names, states, owners), so a million events do not hold a million copies
+// of "delivered". v.mu must be held.
+func (v *view) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if c, ok := v.strs[s]; ok {
+		return c
+	}
+	if len(v.strs) < 1<<16 {
+		v.strs[s] = s
+	}
+	return s
+}
+
+// containsFold reports whether substr (lower case) is in s, ignoring case,
+// without allocating.
+func containsFold(s, lowerSubstr string) bool {
+	n := len(lowerSubstr)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], lowerSubstr) {
+			return true
+		}
+	}
+	return false
 }
 
 type queueRef struct{ sink, key string }
