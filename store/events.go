@@ -250,6 +250,10 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 		}
 		for _, r := range recs {
 			st := r.DeliveryState
+			if inFlight(tx, r.Sink, id) {
+				st.State = relay.StateInFlight
+				st.NextAttemptAt = nil
+			}
 			if st.LastError == "" && r.Reason != "" && st.State != relay.StateDelivered {
 				st.LastError = r.Reason
 			}
@@ -311,4 +315,11 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (relay.Stats, error) {
 		})
 	})
 	return st, err
+}
+
+// inFlight reports whether a delivery is claimed by a worker right now (the
+// sink's inflight bucket is the record of that; the event keeps "pending").
+func inFlight(tx *bolt.Tx, sink, id string) bool {
+	sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
+	return sb != nil && sb.Bucket(subInflight).Get([]byte(id)) != nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -39,29 +40,31 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 			}
 			items = append(items, item{append([]byte(nil), k...), append([]byte(nil), v...)})
 		}
+		inflight := sb.Bucket(subInflight)
 		for _, it := range items {
 			id := string(it.id)
 			if err := due.Delete(it.key); err != nil {
 				return err
 			}
-			r, err := getDelivery(tx, id, sink)
+			m, err := getMeta(tx, id)
 			if err != nil {
 				return err
 			}
-			if r == nil || r.State != relay.StatePending {
+			var r *deliveryRecord
+			if m != nil {
+				r = m.Deliveries[sink]
+			}
+			if r == nil || r.State != relay.StatePending || !bytes.Equal(r.DueKey, it.key) || inflight.Get(it.id) != nil {
 				continue // stale index entry; the record is the truth
 			}
-			r.DueKey = nil
-			r.State = relay.StateInFlight
-			r.UpdatedAt = now.UTC()
-			if err := sb.Bucket(subInflight).Put(it.id, nil); err != nil {
+			// In flight is recorded in the sink's inflight bucket only: the
+			// event record keeps "pending" (the same status) and is not
+			// rewritten, which saves a random page per claim.
+			if err := inflight.Put(it.id, nil); err != nil {
 				return err
 			}
 			moveCount(sb, relay.StatePending, relay.StateInFlight)
-			if err := putDelivery(tx, id, r); err != nil {
-				return err
-			}
-			cl, err := loadClaim(tx, id, sink, r)
+			cl, err := loadClaim(tx, id, sink, m, r)
 			if err != nil {
 				return err
 			}
@@ -72,14 +75,7 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	return claims, next, err
 }
 
-func loadClaim(tx *bolt.Tx, id, sink string, r *deliveryRecord) (relay.Claim, error) {
-	m, err := getMeta(tx, id)
-	if err != nil {
-		return relay.Claim{}, err
-	}
-	if m == nil {
-		return relay.Claim{}, fmt.Errorf("store: event %s missing", id)
-	}
+func loadClaim(tx *bolt.Tx, id, sink string, m *eventMeta, r *deliveryRecord) (relay.Claim, error) {
 	headers, body, ce, err := getBody(tx, id, m)
 	if err != nil {
 		return relay.Claim{}, err
@@ -141,16 +137,14 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err != nil {
 			return err
 		}
-		if r == nil || r.State != relay.StateInFlight {
+		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
+		if r == nil || sb == nil || sb.Bucket(subInflight).Get([]byte(eventID)) == nil {
 			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight", eventID, sink)
-		}
-		sb, err := sinkBucket(tx, sink)
-		if err != nil {
-			return err
 		}
 		if err := sb.Bucket(subInflight).Delete([]byte(eventID)); err != nil {
 			return err
 		}
+		r.DueKey = nil
 		r.Attempts++
 		r.History = append(r.History, a)
 		if len(r.History) > maxHistory {
@@ -272,9 +266,10 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 			if err != nil {
 				return err
 			}
-			if r == nil || r.State != relay.StateInFlight {
+			if r == nil || r.State != relay.StatePending {
 				continue
 			}
+			r.DueKey = nil
 			n++
 			// The interrupted attempt counts, so a delivery that keeps
 			// killing the process still reaches the end of its schedule.

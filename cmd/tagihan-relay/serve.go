@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,11 @@ func cmdServe(env *cliEnv, args []string) error {
 	cfg, err := loadConfig(m)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
+	}
+	if _, set := m["GOGC"]; !set {
+		// The live heap is small and allocation-heavy (HTTP, JSON, bbolt
+		// nodes): collect less often. GOGC in the environment wins.
+		debug.SetGCPercent(400)
 	}
 	return serve(env.ctx, cfg, env.stdout, env.stderr)
 }

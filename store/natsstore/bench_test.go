@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
@@ -38,7 +40,11 @@ func benchServer(b *testing.B, syncAlways bool) string {
 
 func benchReplicas(b *testing.B, url string, n int) []*natsstore.Store {
 	b.Helper()
-	prefix := freshPrefix(b, url)
+	return openReplicas(b, url, freshPrefix(b, url), n)
+}
+
+func openReplicas(b *testing.B, url, prefix string, n int) []*natsstore.Store {
+	b.Helper()
 	out := make([]*natsstore.Store, n)
 	for i := range out {
 		out[i] = MustOpenStore(b, natsstore.Options{URLs: url, Prefix: prefix, Name: fmt.Sprint("bench-", i)})
@@ -53,7 +59,9 @@ func BenchmarkIngest(b *testing.B) {
 	for _, syncAlways := range []bool{false, true} {
 		for _, n := range []int{1, 2} {
 			b.Run(fmt.Sprintf("replicas=%d/sync_always=%v", n, syncAlways), func(b *testing.B) {
-				rs := benchReplicas(b, benchServer(b, syncAlways), n)
+				url := benchServer(b, syncAlways)
+				prefix := freshPrefix(b, url)
+				rs := openReplicas(b, url, prefix, n)
 				events := make([]*relay.NewEvent, b.N)
 				t0 := time.Now()
 				for i := range events {
@@ -85,6 +93,7 @@ func BenchmarkIngest(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+				reportSizes(b, url, prefix)
 			})
 		}
 	}
@@ -158,5 +167,29 @@ func BenchmarkDeliver(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "deliveries/s")
 		})
+	}
+}
+
+// reportSizes reports what one event takes in the events bucket and the raw
+// stream (bytes on the stream, before replication).
+func reportSizes(b *testing.B, url, prefix string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	ev, _, raw := natsstore.Names(prefix)
+	for _, x := range []struct{ stream, unit string }{{"KV_" + ev, "bucketB/event"}, {raw, "rawB/event"}} {
+		st, err := js.Stream(ctx, x.stream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(info.State.Bytes)/float64(b.N), x.unit)
 	}
 }

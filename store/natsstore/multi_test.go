@@ -292,11 +292,11 @@ func TestReplicas_Takeover(t *testing.T) {
 			if _, err := a.Ingest(ctx, storetest.NewEvent("evt_1", time.Now(), relay.OutboxTarget{Sink: "ap"})); err != nil {
 				t.Fatal(err)
 			}
+			claimedAt := time.Now() // the claim's lease starts after this
 			claims, _, err := a.ClaimDue(ctx, "ap", time.Now(), 10)
 			if err != nil || len(claims) != 1 {
 				t.Fatalf("ClaimDue at a = %v, %v; want evt_1", claims, err)
 			}
-			killedAt := time.Now()
 			natsstore.Abandon(a)
 
 			// b starting now resumes nothing: the claim is still running.
@@ -307,8 +307,8 @@ func TestReplicas_Takeover(t *testing.T) {
 			if err != nil || len(got) != 0 {
 				t.Fatalf("ClaimDue at b before the ack wait = %v, %v; want nothing", got, err)
 			}
-			if next.IsZero() || next.Sub(killedAt) > ackWait+time.Second {
-				t.Errorf("next = %v, want the claim's expiry, about %v", next, killedAt.Add(ackWait))
+			if next.IsZero() || next.Sub(claimedAt) > ackWait+time.Second {
+				t.Errorf("next = %v, want the claim's expiry, about %v", next, claimedAt.Add(ackWait))
 			}
 			var claim *relay.Claim
 			waitFor(t, 10*time.Second, "b to take the entry over", func() bool {
@@ -325,7 +325,7 @@ func TestReplicas_Takeover(t *testing.T) {
 				}
 				return claim != nil
 			})
-			if waited := time.Since(killedAt); waited < ackWait {
+			if waited := time.Since(claimedAt); waited < ackWait {
 				t.Errorf("taken over after %v, before the ack wait %v", waited, ackWait)
 			}
 			if review {
@@ -482,6 +482,7 @@ func TestReplicas_KilledMidDelivery(t *testing.T) {
 	da := startRelay(t, a, stuck, time.Minute)
 	ctx := context.Background()
 	const n = 40
+	start := time.Now() // a's claims, and their leases, start after this
 	for i := range n {
 		e := storetest.NewEvent(fmt.Sprintf("evt_%02d", i), time.Now(), targets(fmt.Sprintf("trx_%d", i%5))...)
 		if _, err := a.Ingest(ctx, e); err != nil {
@@ -490,7 +491,6 @@ func TestReplicas_KilledMidDelivery(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "a to have deliveries in flight", func() bool { return stuck.started.Load() >= 8 })
 	natsstore.Abandon(a) // killed: its claims stay in flight
-	killedAt := time.Now()
 
 	b := MustOpenStore(t, natsstore.Options{URLs: shared.ClientURL(), Prefix: prefix, Name: "b", AckWait: ackWait})
 	good := newCountingSink()
@@ -508,8 +508,8 @@ func TestReplicas_KilledMidDelivery(t *testing.T) {
 	if resumed == 0 {
 		t.Error("no delivery came back with PriorUnknown; want a's in-flight ones")
 	}
-	if d := time.Since(killedAt); d < ackWait("") {
-		t.Errorf("everything delivered %v after the kill, before the ack wait", d)
+	if d := time.Since(start); d < ackWait("") {
+		t.Errorf("everything delivered %v after a's claims, before the ack wait", d)
 	}
 	// Let a's stuck workers end (their Finish fails: the store is gone).
 	close(stuck.block)

@@ -38,8 +38,12 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 		return nil, time.Time{}, nil
 	}
 	wall := s.clock().UnixNano()
+	// Up to 2*max candidates: when another replica takes some of the first
+	// max (they race for the same heads), the rest are tried instead.
+	limit := 2 * max
 	var cands []candidate
 	var next int64
+	moreDue := false
 	s.view.mu.RLock()
 	if sv := s.view.sinks[sink]; sv != nil {
 		sv.inflight.Ascend(nil, func(k ikey) bool {
@@ -52,7 +56,7 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 				}
 				return true
 			}
-			if len(cands) < max {
+			if len(cands) < limit {
 				cands = append(cands, candidate{id: k.s1, seq: k.seq, takeover: true})
 			}
 			return true
@@ -64,8 +68,8 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 				}
 				return false
 			}
-			if len(cands) >= max {
-				next = k.at
+			if len(cands) >= limit {
+				moreDue = true
 				return false
 			}
 			cands = append(cands, candidate{id: k.s1, seq: k.seq})
@@ -74,25 +78,31 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	}
 	s.view.mu.RUnlock()
 
-	results := make([]*relay.Claim, len(cands))
-	errs := make([]error, len(cands))
-	conflicts := make([]bool, len(cands))
-	parallel(len(cands), 16, func(i int) {
-		results[i], conflicts[i], errs[i] = s.claim(ctx, sink, cands[i], now, wall)
-	})
 	var claims []relay.Claim
 	var firstErr error
 	conflict := false
-	for i := range cands {
-		switch {
-		case errs[i] != nil:
-			if firstErr == nil {
-				firstErr = errs[i]
+	tried := 0
+	for tried < len(cands) && len(claims) < max && (tried == 0 || conflict) {
+		batch := cands[tried:min(len(cands), tried+max-len(claims))]
+		tried += len(batch)
+		results := make([]*relay.Claim, len(batch))
+		errs := make([]error, len(batch))
+		conflicts := make([]bool, len(batch))
+		parallel(len(batch), 16, func(i int) {
+			results[i], conflicts[i], errs[i] = s.claim(ctx, sink, batch[i], now, wall)
+		})
+		conflict = false
+		for i := range batch {
+			switch {
+			case errs[i] != nil:
+				if firstErr == nil {
+					firstErr = errs[i]
+				}
+			case results[i] != nil:
+				claims = append(claims, *results[i])
+			case conflicts[i]:
+				conflict = true
 			}
-		case results[i] != nil:
-			claims = append(claims, *results[i])
-		case conflicts[i]:
-			conflict = true
 		}
 	}
 	if len(claims) == 0 && firstErr != nil {
@@ -102,9 +112,9 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	if next != 0 {
 		nextAt = time.Unix(0, next)
 	}
-	if conflict || firstErr != nil {
-		// Someone else changed a candidate (or a read failed): look again
-		// soon instead of sleeping until the next due time.
+	if moreDue || tried < len(cands) || conflict || firstErr != nil {
+		// More is due, someone else changed a candidate or a read failed:
+		// look again now instead of sleeping until the next due time.
 		nextAt = now
 	}
 	return claims, nextAt, nil
