@@ -332,7 +332,10 @@ type Store interface {
 	Export(ctx context.Context, f ExportFilter, fn func(*ExportRecord) error) error
 	// Import stores one exported delivery unless its id exists (false).
 	Import(ctx context.Context, e *NewEvent) (bool, error)
-	// Backup writes a consistent copy of the whole store to w.
+	// Backup writes a consistent copy of the whole store to w: the bbolt
+	// database file (tx.WriteTo). A backend whose backup is something else
+	// (NATS: an export-format NDJSON snapshot) also implements
+	// BackupContentType() string.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	// Purge removes up to max finished events received before cutoff.
 	Purge(ctx context.Context, cutoff time.Time, max int) (PurgeResult, error)

@@ -36,6 +36,11 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"RELAY_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	Backend           string        `env:"RELAY_BACKEND" envDefault:"bbolt"`
 
+	NATSURL       string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	NATSCredsFile string `env:"NATS_CREDS_FILE"`
+	NATSReplicas  int    `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+	NATSPrefix    string `env:"NATS_PREFIX" envDefault:"TAGIHAN_RELAY"`
+
 	Secrets            []string      `env:"TAGIHANAI_WEBHOOK_SECRETS"`
 	SecretEncoding     string        `env:"TAGIHANAI_SECRET_ENCODING" envDefault:"raw"`
 	SignatureTolerance time.Duration `env:"TAGIHANAI_SIGNATURE_TOLERANCE" envDefault:"5m"`
@@ -78,6 +83,7 @@ var (
 	secretVars     = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
 	sinkSecretKeys = []string{"_CLIENT_SECRET", "_SIGNATURE_SECRET", "_API_KEY", "_SIGNING_SECRET"}
 	sinkNameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	natsPrefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 // envMap turns getenv plus the names it knows into a map for caarlos0/env,
@@ -220,9 +226,19 @@ func loadConfig(m map[string]string) (*Config, error) {
 	switch c.Backend {
 	case "bbolt":
 	case "nats":
-		bad("RELAY_BACKEND", c.Backend, errors.New("the nats backend is not available in this release; use bbolt"))
+		if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+			bad("NATS_STREAM_REPLICAS", m["NATS_STREAM_REPLICAS"], errors.New("must be from 1 to 5"))
+		}
+		if !natsPrefixRe.MatchString(c.NATSPrefix) {
+			bad("NATS_PREFIX", c.NATSPrefix, errors.New("use letters, digits, _ and -"))
+		}
+		if c.NATSCredsFile != "" {
+			if _, err := os.Stat(c.NATSCredsFile); err != nil {
+				bad("NATS_CREDS_FILE", c.NATSCredsFile, errors.Unwrap(err))
+			}
+		}
 	default:
-		bad("RELAY_BACKEND", c.Backend, errors.New("must be bbolt"))
+		bad("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
 	}
 	switch strings.ToLower(c.SecretEncoding) {
 	case "raw", "base64":

@@ -55,7 +55,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"BadConcurrency", map[string]string{"RELAY_SINKS": "a", "SINK_A_KIND": "stdout", "SINK_A_CONCURRENCY": "0"}, "SINK_A_CONCURRENCY", ""},
 		{"APNeedsSubjectOrdering", map[string]string{"RELAY_SINKS": "ap", "SINK_AP_KIND": "accountingplus", "SINK_AP_ORDERING": "none"}, "SINK_AP_ORDERING", ""},
 		{"BadOnUnknown", map[string]string{"RELAY_SINKS": "a", "SINK_A_KIND": "stdout", "SINK_A_ON_UNKNOWN": "ignore"}, "SINK_A_ON_UNKNOWN", ""},
-		{"NATSNotInThisBuild", map[string]string{"RELAY_BACKEND": "cassandra"}, "RELAY_BACKEND", ""},
+		{"UnknownBackend", map[string]string{"RELAY_BACKEND": "cassandra"}, "RELAY_BACKEND", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

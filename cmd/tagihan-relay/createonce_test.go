@@ -13,7 +13,6 @@ import (
 	"time"
 )
 
-
 // TestCreateOnce_AccountingPlusEndToEnd drives the real AccountingPlus sink
 // through the running relay: one invoice per TagihanAI transaction whatever
 // arrives later, and an unknown outcome goes to needs_review.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -32,6 +33,7 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
 	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
 	"github.com/tagihan-relay/tagihan-relay/store"
+	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 )
 
 func cmdServe(env *cliEnv, args []string) error {
@@ -166,6 +168,52 @@ func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec,
 	return specs, closers, nil
 }
 
+// openStore opens the configured backend: the bbolt file in the data dir,
+// or NATS JetStream (RELAY_BACKEND=nats) shared by every replica. It
+// returns where the data is (for the log) and the store's readiness.
+func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.Logger) (relay.Store, string, func() bool, error) {
+	if cfg.Backend == "nats" {
+		waits := make(map[string]time.Duration, len(cfg.SinkConfs))
+		for _, sc := range cfg.SinkConfs {
+			// Another replica takes over a claim after the attempt's own
+			// timeout plus a margin, never after a fixed long value.
+			waits[sc.Name] = sc.Common.Timeout + 5*time.Second
+		}
+		name, _ := os.Hostname()
+		ns, err := natsstore.Open(ctx, natsstore.Options{
+			URLs: cfg.NATSURL, CredsFile: cfg.NATSCredsFile, Replicas: cfg.NATSReplicas, Prefix: cfg.NATSPrefix,
+			Name: "tagihan-relay@" + name, Logger: log,
+			AckWait: func(sink string) time.Duration {
+				if w, ok := waits[sink]; ok {
+					return w
+				}
+				return 35 * time.Second
+			},
+		})
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("store (RELAY_BACKEND=nats, NATS_URL=%s): %w", redactURL(cfg.NATSURL), err)
+		}
+		return ns, "nats:" + redactURL(cfg.NATSURL) + "/" + cfg.NATSPrefix, ns.Ready, nil
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "relay.db"), store.Options{OnCommit: m.ObserveCommit})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return st, st.Path(), func() bool { return true }, nil
+}
+
+// redactURL drops credentials from a (comma-separated) NATS URL list.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
 // serve runs the service until ctx is done, then shuts down gracefully:
 // stop accepting, finish in-flight requests and deliveries, close the store.
 func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
@@ -193,9 +241,9 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	var st *store.Store
+	var st relay.Store
 	m := metrics.New(reg, func(ctx context.Context) (relay.Stats, error) { return st.Stats(ctx, time.Now()) })
-	st, err := store.Open(filepath.Join(cfg.DataDir, "relay.db"), store.Options{OnCommit: m.ObserveCommit})
+	st, where, storeReady, err := openStore(ctx, cfg, m, log)
 	if err != nil {
 		return err
 	}
@@ -220,6 +268,10 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 		m.ObserveDelivery(sink, r, d)
 		recent.Observe(sink, r, d)
 	}})
+	if ns, ok := st.(*natsstore.Store); ok {
+		// Work another replica ingested or redrove wakes this one too.
+		ns.SetNotify(disp.Notify)
+	}
 	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: disp.Notify}
 	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: disp.Notify}
 
@@ -228,7 +280,8 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 		return err
 	}
 
-	var ready atomic.Bool
+	var up atomic.Bool
+	ready := func() bool { return up.Load() && storeReady() }
 	publicLn, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return &relay.ConfigError{Var: "RELAY_LISTEN_ADDR", Value: cfg.ListenAddr, Err: err}
@@ -241,9 +294,9 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	public := httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
 		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Metrics: m, Log: log,
 		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
-	}, ready.Load), log)
+	}, ready), log)
 	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
-		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready.Load,
+		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready,
 		Mount: mount,
 	}), log)
 
@@ -270,13 +323,13 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 			}
 		}()
 	}
-	ready.Store(true)
+	up.Store(true)
 	sinkNames := make([]string, len(specs))
 	for i, s := range specs {
 		sinkNames[i] = s.Name + ":" + s.Kind
 	}
 	log.Info("listening", "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(),
-		"db", st.Path(), "sinks", strings.Join(sinkNames, ","), "version", version)
+		"store", where, "sinks", strings.Join(sinkNames, ","), "version", version)
 
 	var runErr error
 	select {
@@ -285,7 +338,7 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	case runErr = <-serveErr:
 		log.Error("listener failed; shutting down", "error", runErr)
 	}
-	ready.Store(false)
+	up.Store(false)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	_ = public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)

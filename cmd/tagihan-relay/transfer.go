@@ -212,6 +212,14 @@ func cmdBackup(env *cliEnv, args []string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("backup: %w", err)
 	}
+	if isSnapshot(tmp) {
+		// RELAY_BACKEND=nats: the backup is an export-format snapshot.
+		if err := os.Rename(tmp, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "backup: %d bytes of NDJSON snapshot written to %s (restore with `tagihan-relay import`)\n", n, out)
+		return nil
+	}
 	// Check the copy opens before it takes the final name.
 	st, err := store.Open(tmp, store.Options{ReadOnly: true})
 	if err != nil {
@@ -265,4 +273,17 @@ func cmdCompact(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "compacted %s: %d → %d bytes (%s)\n", db, before.Size(), after.Size(), dst)
 	return nil
+}
+
+// isSnapshot reports whether a backup file is NDJSON (a NATS backend's
+// snapshot) rather than a bbolt database file.
+func isSnapshot(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	n, _ := f.Read(b)
+	return n == 0 || b[0] == '{'
 }

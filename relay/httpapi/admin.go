@@ -330,8 +330,14 @@ func handleImport(ops *relay.Operations) echo.HandlerFunc {
 func handleBackup(store relay.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		w := c.Response()
-		w.Header().Set(echo.HeaderContentType, "application/octet-stream")
-		w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="relay-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
+		ctype, ext := "application/octet-stream", ".db"
+		if f, ok := store.(interface{ BackupContentType() string }); ok {
+			// A backend whose backup is not a database file (NATS: an
+			// export-format snapshot) says what it writes.
+			ctype, ext = f.BackupContentType(), ".ndjson"
+		}
+		w.Header().Set(echo.HeaderContentType, ctype)
+		w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="relay-`+time.Now().UTC().Format("20060102T150405Z")+ext+`"`)
 		w.WriteHeader(http.StatusOK)
 		_, err := store.Backup(c.Request().Context(), w)
 		return err

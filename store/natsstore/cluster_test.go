@@ -14,7 +14,6 @@ import (
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
-	"github.com/tagihan-relay/tagihan-relay/store/storetest"
 )
 
 // startCluster starts an n-node in-process JetStream cluster and shuts it
@@ -101,7 +100,7 @@ func TestCluster(t *testing.T) {
 	ctx := context.Background()
 	const n = 150
 	ingest := func(i int) {
-		e := storetest.NewEvent(fmt.Sprintf("evt_%03d", i), time.Now(), targets(fmt.Sprintf("trx_%d", i%10))...)
+		e := event(fmt.Sprintf("evt_%03d", i), time.Now(), fmt.Sprintf("trx_%d", i%10))
 		// Like TagihanAI: retry on failure (503) until accepted or duplicate.
 		deadline := time.Now().Add(20 * time.Second)
 		for {

@@ -118,3 +118,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// BackupContentType tells the admin API that Backup writes an NDJSON
+// snapshot in the export format (restore it with import), not a database
+// file. Hot copies of the streams themselves are NATS's job
+// (`nats stream backup`).
+func (s *Store) BackupContentType() string { return "application/x-ndjson" }

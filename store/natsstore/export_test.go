@@ -11,6 +11,3 @@ func Abandon(s *Store) {
 		s.wg.Wait()
 	})
 }
-
-// Owner returns the id s writes on its in-flight claims.
-func Owner(s *Store) string { return s.owner }

@@ -83,6 +83,11 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 	if e.ID == "" {
 		return false, relay.Errorf(relay.EINVALID, "event id: required")
 	}
+	for _, t := range e.Targets {
+		if t.OrderKey != "" && t.OrderKey != e.Subject {
+			return false, relay.Errorf(relay.EINVALID, "outbox target %s: order key %q is not the event's subject %q", t.Sink, t.OrderKey, e.Subject)
+		}
+	}
 	if err := s.putRaw(ctx, e); err != nil {
 		return false, err
 	}

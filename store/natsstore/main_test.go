@@ -121,3 +121,29 @@ func TestStore(t *testing.T) {
 		return MustOpenStore(t, natsstore.Options{URLs: url, Prefix: freshPrefix(t, url), Name: "contract"})
 	})
 }
+
+// TestStore_OrderKey checks what relay.OutboxTarget promises: an order key
+// other than the event's subject is refused with EINVALID.
+func TestStore_OrderKey(t *testing.T) {
+	url := shared.ClientURL()
+	s := MustOpenStore(t, natsstore.Options{URLs: url, Prefix: freshPrefix(t, url)})
+	ctx := context.Background()
+	e := storetest.NewEvent("evt_1", time.Now(), relay.OutboxTarget{Sink: "ap", OrderKey: "trx_other"})
+	if _, err := s.Ingest(ctx, e); relay.ErrorCode(err) != relay.EINVALID {
+		t.Errorf("Ingest with a foreign order key = %v, want EINVALID", err)
+	}
+	if ok, err := s.Import(ctx, e); ok || relay.ErrorCode(err) != relay.EINVALID {
+		t.Errorf("Import with a foreign order key = %v, %v; want EINVALID", ok, err)
+	}
+	e = storetest.NewEvent("evt_2", time.Now())
+	if _, err := s.Ingest(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Replay(ctx, "evt_2", relay.OutboxTarget{Sink: "ap", OrderKey: "trx_other"}, "ops", time.Now())
+	if relay.ErrorCode(err) != relay.EINVALID {
+		t.Errorf("Replay with a foreign order key = %v, want EINVALID", err)
+	}
+	if err := s.Replay(ctx, "evt_2", relay.OutboxTarget{Sink: "ap", OrderKey: e.Subject}, "ops", time.Now()); err != nil {
+		t.Errorf("Replay ordered by the subject: %v", err)
+	}
+}

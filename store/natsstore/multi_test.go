@@ -429,8 +429,12 @@ func startRelay(t *testing.T, st *natsstore.Store, sink relay.Sink, timeout time
 	return d
 }
 
-func targets(subject string) []relay.OutboxTarget {
-	return []relay.OutboxTarget{{Sink: "erp"}, {Sink: "ap", OrderKey: subject}}
+// event returns a fixture event of subject, routed to erp (unordered) and
+// ap (ordered by subject).
+func event(id string, at time.Time, subject string) *relay.NewEvent {
+	e := storetest.NewEvent(id, at, relay.OutboxTarget{Sink: "erp"}, relay.OutboxTarget{Sink: "ap", OrderKey: subject})
+	e.Subject = subject
+	return e
 }
 
 // TestReplicas_Dispatchers runs two relays (dispatchers) on one prefix,
@@ -449,7 +453,7 @@ func TestReplicas_Dispatchers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := r; i < n; i += 2 {
-				e := storetest.NewEvent(fmt.Sprintf("evt_%03d", i), time.Now(), targets(fmt.Sprintf("trx_%d", i%10))...)
+				e := event(fmt.Sprintf("evt_%03d", i), time.Now(), fmt.Sprintf("trx_%d", i%10))
 				if _, err := rs[r].Ingest(ctx, e); err != nil {
 					t.Errorf("Ingest: %v", err)
 				}
@@ -484,7 +488,7 @@ func TestReplicas_KilledMidDelivery(t *testing.T) {
 	const n = 40
 	start := time.Now() // a's claims, and their leases, start after this
 	for i := range n {
-		e := storetest.NewEvent(fmt.Sprintf("evt_%02d", i), time.Now(), targets(fmt.Sprintf("trx_%d", i%5))...)
+		e := event(fmt.Sprintf("evt_%02d", i), time.Now(), fmt.Sprintf("trx_%d", i%5))
 		if _, err := a.Ingest(ctx, e); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,6 +42,15 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	// Up to 2*max candidates: when another replica takes some of the first
 	// max (they race for the same heads), the rest are tried instead.
 	limit := 2 * max
+	// While replicas have been racing for the same heads, each starts at a
+	// random place among the first few due entries instead of the first:
+	// order across subjects is by due time only roughly then (order within
+	// a subject is kept: only a subject's head is ever due).
+	window := limit
+	contended := wall < s.contendedUntil.Load()
+	if contended {
+		window = 4 * max
+	}
 	var cands []candidate
 	var next int64
 	moreDue := false
@@ -68,7 +78,7 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 				}
 				return false
 			}
-			if len(cands) >= limit {
+			if len(cands) >= window {
 				moreDue = true
 				return false
 			}
@@ -77,6 +87,21 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 		})
 	}
 	s.view.mu.RUnlock()
+	if contended && len(cands) > limit {
+		takeovers := 0
+		for takeovers < len(cands) && cands[takeovers].takeover {
+			takeovers++
+		}
+		due := cands[takeovers:]
+		if len(due) > 1 {
+			r := rand.IntN(len(due))
+			due = append(due[r:len(due):len(due)], due[:r]...)
+			cands = append(cands[:takeovers:takeovers], due...)
+		}
+		if len(cands) > limit {
+			cands, moreDue = cands[:limit], true
+		}
+	}
 
 	var claims []relay.Claim
 	var firstErr error
@@ -111,6 +136,9 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	var nextAt time.Time
 	if next != 0 {
 		nextAt = time.Unix(0, next)
+	}
+	if conflict || tried > max {
+		s.contendedUntil.Store(wall + int64(5*time.Second))
 	}
 	if moreDue || tried < len(cands) || conflict || firstErr != nil {
 		// More is due, someone else changed a candidate or a read failed:
@@ -446,6 +474,9 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 	_, err := s.mutate(ctx, eventID, s.indexRev(eventID), func(r *record) error {
 		if r.Unparsed {
 			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
+		}
+		if t.OrderKey != "" && t.OrderKey != r.Subject {
+			return relay.Errorf(relay.EINVALID, "order key %q is not the event's subject %q", t.OrderKey, r.Subject)
 		}
 		d := r.delivery(t.Sink)
 		if d != nil && !relay.Terminal(d.State) {

@@ -381,7 +381,11 @@ func (v *view) isHead(d *delEntry) bool {
 	if d.orderKey == "" {
 		return true
 	}
-	l := v.sink(d.sink).queues[d.orderKey]
+	sv := v.sinks[d.sink]
+	if sv == nil {
+		return false
+	}
+	l := sv.queues[d.orderKey]
 	return len(l) > 0 && l[0] == d
 }
 
