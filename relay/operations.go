@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"time"
 )
 
@@ -141,11 +143,8 @@ func (o *Operations) Resolve(ctx context.Context, id string, res Resolution, ope
 // ingest built them (the export's "event" is compacted JSON, so it is not
 // stored); with the same RELAY_SOURCE the event comes out byte for byte.
 func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) (bool, error) {
-	if rec.ID == "" {
-		return false, Errorf(EINVALID, "id: required")
-	}
-	if rec.ReceivedAt.IsZero() {
-		return false, Errorf(EINVALID, "received_at: required")
+	if err := rec.Validate(); err != nil {
+		return false, err
 	}
 	d := Delivery{ReceivedAt: rec.ReceivedAt, Headers: rec.Headers, Body: rec.BodyBase64}
 	if d.Headers == nil {
@@ -166,6 +165,63 @@ func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) 
 		o.notify(sinks...)
 	}
 	return ok, err
+}
+
+// importWorkers is how many imports run at once: concurrent writes share
+// group commits, so a large import costs a few fsyncs per batch instead of
+// one per delivery.
+const importWorkers = 32
+
+// ImportMany imports records concurrently and returns how many were
+// imported and skipped (already present). It stops at the first error.
+func (o *Operations) ImportMany(ctx context.Context, recs []*ExportRecord, route bool) (imported, skipped int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan *ExportRecord)
+	for w := 0; w < importWorkers && w < len(recs); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rec := range next {
+				ok, ierr := o.Import(ctx, rec, route)
+				mu.Lock()
+				switch {
+				case ierr != nil && err == nil:
+					err = fmt.Errorf("import %s: %w", rec.ID, ierr)
+					cancel()
+				case ierr == nil && ok:
+					imported++
+				case ierr == nil:
+					skipped++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, rec := range recs {
+		select {
+		case next <- rec:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return imported, skipped, err
+}
+
+// Validate checks what an import needs of a record.
+func (r *ExportRecord) Validate() error {
+	if r.ID == "" {
+		return Errorf(EINVALID, "id: required")
+	}
+	if r.ReceivedAt.IsZero() {
+		return Errorf(EINVALID, "received_at: required")
+	}
+	return nil
 }
 
 // ParseExportRecord decodes one NDJSON line of an export.

@@ -114,19 +114,7 @@ func (l *localBackend) Export(ctx context.Context, f relay.ExportFilter, fn func
 	return l.st.Export(ctx, f, fn)
 }
 func (l *localBackend) Import(ctx context.Context, recs []*relay.ExportRecord, route bool) (int, int, error) {
-	imported, skipped := 0, 0
-	for _, r := range recs {
-		ok, err := l.ops.Import(ctx, r, route)
-		if err != nil {
-			return imported, skipped, fmt.Errorf("import %s: %w", r.ID, err)
-		}
-		if ok {
-			imported++
-		} else {
-			skipped++
-		}
-	}
-	return imported, skipped, nil
+	return l.ops.ImportMany(ctx, recs, route)
 }
 func (l *localBackend) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return l.st.Backup(ctx, w)

@@ -298,30 +298,49 @@ func handleImport(ops *relay.Operations) echo.HandlerFunc {
 		sc := bufio.NewScanner(c.Request().Body)
 		sc.Buffer(make([]byte, 0, 64<<10), MaxImportLine)
 		imported, skipped, line := 0, 0, 0
+		var batch []*relay.ExportRecord
+		flush := func() error {
+			i, s, err := ops.ImportMany(c.Request().Context(), batch, route)
+			imported += i
+			skipped += s
+			batch = batch[:0]
+			if err != nil {
+				if relay.ErrorCode(err) == relay.EINVALID {
+					return relay.Errorf(relay.EINVALID, "before line %d: %s (imported %d)", line+1, relay.ErrorMessage(err), imported)
+				}
+				return fmt.Errorf("import before line %d: %w", line+1, err)
+			}
+			return nil
+		}
 		for sc.Scan() {
 			line++
 			if len(strings.TrimSpace(sc.Text())) == 0 {
 				continue
 			}
 			rec, err := relay.ParseExportRecord(sc.Bytes())
+			if err == nil {
+				err = rec.Validate()
+			}
 			if err != nil {
+				// What came before the bad line is imported, as a
+				// line-by-line import would have.
+				if ferr := flush(); ferr != nil {
+					return ferr
+				}
 				return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, relay.ErrorMessage(err), imported)
 			}
-			ok, err := ops.Import(c.Request().Context(), rec, route)
-			if err != nil {
-				if relay.ErrorCode(err) == relay.EINVALID {
-					return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, relay.ErrorMessage(err), imported)
+			batch = append(batch, rec)
+			if len(batch) == 512 {
+				if err := flush(); err != nil {
+					return err
 				}
-				return fmt.Errorf("import line %d: %w", line, err)
-			}
-			if ok {
-				imported++
-			} else {
-				skipped++
 			}
 		}
 		if err := sc.Err(); err != nil {
 			return relay.Errorf(relay.EINVALID, "line %d: %v (imported %d before it)", line+1, err, imported)
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		return c.JSON(http.StatusOK, map[string]int{"imported": imported, "skipped": skipped})
 	}
