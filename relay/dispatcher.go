@@ -165,13 +165,29 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	defer d.wg.Done()
 	work := make(chan Claim)
 	free := make(chan struct{}, s.Concurrency)
+	// A worker hands its attempt to be recorded and takes the next claim
+	// at once: the records of several workers then share one commit
+	// instead of each worker waiting for its own fsync. recording bounds
+	// how many attempts may wait to be recorded.
+	recording := make(chan struct{}, 4*s.Concurrency)
+	var records sync.WaitGroup
 	var workers sync.WaitGroup
 	for i := 0; i < s.Concurrency; i++ {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for c := range work {
-				d.deliver(s, c)
+				a, t := d.deliver(s, c)
+				recording <- struct{}{}
+				records.Add(1)
+				go func() {
+					defer records.Done()
+					d.record(s, c.EventID, a, t)
+					<-recording
+					// The record may have made something due (a retry,
+					// the next event of the subject): look again.
+					d.Notify([]string{s.Name})
+				}()
 				free <- struct{}{}
 			}
 		}()
@@ -179,6 +195,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	defer func() {
 		close(work)
 		workers.Wait()
+		records.Wait()
 	}()
 	idle := s.Concurrency
 	backoff := time.Duration(0)
@@ -240,10 +257,12 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	}
 }
 
-// deliver runs one attempt and records it. It uses its own context bounded
-// by the sink's timeout, so a stopping relay finishes and records what it
-// already sent instead of abandoning it.
-func (d *Dispatcher) deliver(s *SinkSpec, c Claim) {
+// deliver runs one attempt and returns it with the transition to record.
+// It uses its own context bounded by the sink's timeout, so a stopping
+// relay finishes and records what it already sent instead of abandoning it.
+// Until the record is committed the entry stays in flight on disk: a crash
+// in between resumes it like any interrupted attempt.
+func (d *Dispatcher) deliver(s *SinkSpec, c Claim) (Attempt, Transition) {
 	start := d.now()
 	var res Result
 	if s.CreateOnce && c.Created != nil {
@@ -270,13 +289,18 @@ func (d *Dispatcher) deliver(s *SinkSpec, c Claim) {
 	d.log.Log(context.Background(), level, "delivery", "event_id", c.EventID, "sink", s.Name, "attempt", c.Attempt,
 		"outcome", res.Outcome.String(), "status", res.StatusCode, "state", t.State, "duration_ms", elapsed.Milliseconds(),
 		"reason", res.Reason)
-	// Record the attempt; retry a failing store a few times. If it never
-	// succeeds the entry stays in_flight on disk and is resumed on restart.
+	return a, t
+}
+
+// record commits an attempt and its transition; it retries a failing store
+// a few times. If it never succeeds the entry stays in_flight on disk and
+// is resumed on restart.
+func (d *Dispatcher) record(s *SinkSpec, eventID string, a Attempt, t Transition) {
 	for i := 0; ; i++ {
-		err := d.store.Finish(context.Background(), s.Name, c.EventID, a, t)
+		err := d.store.Finish(context.Background(), s.Name, eventID, a, t)
 		if err == nil || ErrorCode(err) != EINTERNAL && ErrorCode(err) != EUNAVAILABLE || i == 4 {
 			if err != nil {
-				d.log.Error("record delivery attempt", "event_id", c.EventID, "sink", s.Name, "error", err)
+				d.log.Error("record delivery attempt", "event_id", eventID, "sink", s.Name, "error", err)
 			}
 			return
 		}
