@@ -109,3 +109,22 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// EventData returns the data member of a CloudEvent's JSON. off is where
+// data starts when the event was built by AppendJSON (stored at ingest), so
+// the common case slices instead of parsing; 0 means unknown (parse).
+func EventData(ce []byte, off int) (json.RawMessage, error) {
+	if len(ce) == 0 {
+		return nil, nil
+	}
+	if off > 0 && off < len(ce) && ce[len(ce)-1] == '}' {
+		return ce[off : len(ce)-1 : len(ce)-1], nil
+	}
+	var v struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(ce, &v); err != nil {
+		return nil, err
+	}
+	return v.Data, nil
+}

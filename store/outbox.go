@@ -80,7 +80,7 @@ func loadClaim(tx *bolt.Tx, id, sink string, m *eventMeta, r *deliveryRecord) (r
 	if err != nil {
 		return relay.Claim{}, err
 	}
-	data, err := eventData(ce, m.DataOffset)
+	data, err := relay.EventData(ce, m.DataOffset)
 	if err != nil {
 		return relay.Claim{}, fmt.Errorf("store: event %s: %w", id, err)
 	}
@@ -439,22 +439,4 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 		}
 		return addOperation(tx, eventID, op)
 	})
-}
-
-// eventData returns the data member of a stored CloudEvent: by the offset
-// recorded at ingest when there is one, else by parsing.
-func eventData(ce []byte, off int) (json.RawMessage, error) {
-	if len(ce) == 0 {
-		return nil, nil
-	}
-	if off > 0 && off < len(ce) && ce[len(ce)-1] == '}' {
-		return ce[off : len(ce)-1 : len(ce)-1], nil
-	}
-	var v struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(ce, &v); err != nil {
-		return nil, err
-	}
-	return v.Data, nil
 }

@@ -242,7 +242,7 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 	if crErr != nil {
 		return nil, crErr
 	}
-	data, err := eventData(ce, r.DataOffset)
+	data, err := relay.EventData(ce, r.DataOffset)
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: event %s: %w", r.ID, err)
 	}

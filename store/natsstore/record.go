@@ -326,21 +326,3 @@ func decodeRaw(b []byte) (map[string]string, []byte, json.RawMessage, error) {
 	}
 	return h, body, ce, nil
 }
-
-// eventData returns the data member of a stored CloudEvent: by the offset
-// recorded at ingest when there is one, else by parsing.
-func eventData(ce []byte, off int) (json.RawMessage, error) {
-	if len(ce) == 0 {
-		return nil, nil
-	}
-	if off > 0 && off < len(ce) && ce[len(ce)-1] == '}' {
-		return ce[off : len(ce)-1 : len(ce)-1], nil
-	}
-	var v struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(ce, &v); err != nil {
-		return nil, err
-	}
-	return v.Data, nil
-}
