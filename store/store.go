@@ -82,7 +82,10 @@ func Open(path string, o Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        o.LockTimeout,
 		ReadOnly:       o.ReadOnly,
-		NoFreelistSync: true,
+		// The freelist is written with each commit (a few pages): without
+		// it, Open rebuilds it by reading every page, which on a large
+		// database costs seconds and maps the whole file into memory.
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 		NoSync:         o.NoSync,
 	})
