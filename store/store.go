@@ -80,8 +80,8 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        o.LockTimeout,
-		ReadOnly:       o.ReadOnly,
+		Timeout:  o.LockTimeout,
+		ReadOnly: o.ReadOnly,
 		// The freelist is written with each commit (a few pages): without
 		// it, Open rebuilds it by reading every page, which on a large
 		// database costs seconds and maps the whole file into memory.
