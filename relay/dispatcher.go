@@ -159,12 +159,21 @@ func (d *Dispatcher) Stop() {
 }
 
 // runSink is one sink's claimer: it claims as many due entries as it has
-// free workers and sleeps until a wake-up, a worker coming free or the next
-// due time.
+// free workers (plus a prefetch) and sleeps until a wake-up, a worker coming
+// free or the next due time.
 func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	defer d.wg.Done()
-	work := make(chan Claim)
-	free := make(chan struct{}, s.Concurrency)
+	// Prefetch: a sink whose unknown outcomes are simply retried keeps up
+	// to CONCURRENCY claims ready, so a worker that comes free does not wait
+	// for the next claim's commit. A sink that sends unknown outcomes to
+	// review claims only for idle workers: a claim that was never sent
+	// would otherwise land in needs_review after a crash.
+	prefetch := s.Concurrency
+	if s.ReviewUnknown && !s.ChecksUnknown {
+		prefetch = 0
+	}
+	work := make(chan Claim, prefetch)
+	free := make(chan struct{}, s.Concurrency+prefetch)
 	// A worker hands its attempt to be recorded and takes the next claim
 	// at once: the records of several workers then share one commit
 	// instead of each worker waiting for its own fsync. recording bounds
@@ -197,7 +206,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 		workers.Wait()
 		records.Wait()
 	}()
-	idle := s.Concurrency
+	idle := s.Concurrency + prefetch
 	backoff := time.Duration(0)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
