@@ -1,63 +1,66 @@
 // Command ingestgen writes a wrk Lua script that posts N distinct, validly
-// signed TagihanAI deliveries of about 1 KiB (unique event ids, signatures
-// made now, so run the load within the signature tolerance). Each wrk thread
-// takes its own slice of the requests, so no id is sent twice.
+// signed TagihanAI deliveries of about 1 KiB (benchkit.Body: unique event
+// ids and invoices, signatures made now, so run the load within the
+// signature tolerance, 5 minutes by default), plus its data file
+// (<out>.data, one "<signature header>\t<body>" line per delivery). Each wrk
+// thread takes its own stride of the lines, so no id is sent twice until a
+// thread has sent all of its share; the script's done() prints one line
+//
+//	RESULT requests=.. duration_us=.. non2xx=.. errors=.. p50_us=.. p90_us=.. p99_us=.. max_us=.. mean_us=.. distinct=N
+//
+// and requests > distinct means the run wrapped around (duplicates sent).
 package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"os"
-	"strconv"
 	"time"
 
-	"github.com/tagihan-relay/tagihan-relay/relay/signature"
+	"github.com/tagihan-relay/tagihan-relay/bench/internal/benchkit"
 )
 
 func main() {
 	n := flag.Int("n", 200000, "number of distinct deliveries")
-	secret := flag.String("secret", "whsec_benchsecret", "signing secret (raw encoding)")
+	prefix := flag.String("prefix", "bench", "event id prefix (evt_<prefix>_<i>)")
+	perSubject := flag.Int("per-subject", 1, "events per invoice (subject)")
 	out := flag.String("out", "requests.lua", "output Lua script")
 	threads := flag.Int("threads", 2, "wrk threads the script will be split across")
 	flag.Parse()
-
-	f, err := os.Create(*out)
-	if err != nil {
+	if err := write(*out, *n, *threads, *prefix, *perSubject); err != nil {
 		log.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	key := []byte(*secret)
-	// Data file: one delivery per line, "<signature header>\t<body>".
-	data, err := os.Create(*out + ".data")
+}
+
+func write(out string, n, threads int, prefix string, perSubject int) error {
+	data, err := os.Create(out + ".data")
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	dw := bufio.NewWriterSize(data, 1<<20)
-	for i := 0; i < *n; i++ {
-		body := deliveryBody(i)
-		fmt.Fprintf(dw, "%s\t%s\n", signature.SignatureHeader(key, ts, body), body)
+	now := time.Now()
+	for i := 0; i < n; i++ {
+		body := benchkit.Body(prefix, i, perSubject)
+		fmt.Fprintf(dw, "%s\t%s\n", benchkit.SignHeader(body, now), body)
 	}
 	if err := dw.Flush(); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	if err := data.Close(); err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Fprintf(w, "local threads = %d\nlocal datafile = %q\n", *threads, *out+".data")
-	if _, err := io.WriteString(w, luaScript); err != nil {
-		log.Fatal(err)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
 	}
-	if err := w.Flush(); err != nil {
-		log.Fatal(err)
+	fmt.Fprintf(f, "local threads = %d\nlocal datafile = %q\nlocal distinct = %d\n", threads, out+".data", n)
+	if _, err := io.WriteString(f, luaScript); err != nil {
+		return err
 	}
-	if err := f.Close(); err != nil {
-		log.Fatal(err)
-	}
+	return f.Close()
 }
 
 // luaScript loads the data file in each wrk thread and walks its own
@@ -88,34 +91,9 @@ function request()
   return reqs[((counter - 1) % #reqs) + 1]
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d duration_us=%d non2xx=%d errors=%d p50_us=%d p99_us=%d\n",
+  io.write(string.format("RESULT requests=%d duration_us=%d non2xx=%d errors=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%d distinct=%d\n",
     summary.requests, summary.duration, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean, distinct))
 end
 `
-
-// deliveryBody is a realistic ~1 KiB transaction.paid delivery with a unique id.
-func deliveryBody(i int) []byte {
-	tx := fmt.Sprintf("550e8400-e29b-41d4-a716-%012d", i)
-	body := map[string]any{
-		"id":         fmt.Sprintf("evt_bench_%09d", i),
-		"type":       "transaction.paid",
-		"created_at": "2026-11-23T10:00:00Z",
-		"data": map[string]any{
-			"id": tx, "type": "INVOICE", "document_number": fmt.Sprintf("INV-2026-%06d", i),
-			"document_date": "2026-11-23", "due_date": "2026-12-23", "status": "PAID", "payment_status": "PAID",
-			"currency": "IDR", "subtotal": 20800000, "tax_amount": 2288000, "total": 23088000, "paid_amount": 23088000,
-			"receiver_name": "PT Maju Jaya", "counterparty_name": "PT Maju Jaya",
-			"description": "Pengembangan modul penagihan, hosting dan perangkat jaringan November 2026",
-			"line_items": []map[string]any{
-				{"item_code": "JSA-DEV-001", "product_name": "Jasa Pengembangan Aplikasi Web", "quantity": 40, "unit": "jam", "unit_price": 350000, "discount_amount": 0, "amount": 14000000},
-				{"product_name": "Langganan Cloud Hosting Business", "quantity": 3, "unit": "bulan", "unit_price": 1250000, "discount_amount": 250000, "amount": 3500000},
-				{"item_code": "BRG-MKT-002", "product_name": "Router MikroTik hAP ax2", "quantity": 2, "unit": "pcs", "unit_price": 1650000, "discount_amount": 0, "amount": 3300000},
-			},
-			"metadata": map[string]any{"npwp": "01.234.567.8-901.000", "faktur_number": "010.000-26.00000042"},
-		},
-	}
-	b, _ := json.Marshal(body)
-	return b
-}
