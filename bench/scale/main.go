@@ -5,12 +5,13 @@
 //	go run ./bench/scale -n 100000            # smaller
 //	go run ./bench/scale -db /path/relay.db   # measure an existing database
 //
-// It builds the database with the service itself, as production would:
-// signed deliveries POSTed to the zero-config service (its one stdout sink
-// delivers each; stdout is discarded) from 64 connections, 4 events per
-// invoice (subject), until every event is delivered. Or it measures an
-// existing database (-db; bench/relay -mode rss -dir D leaves one with 1M
-// events delivered to an HTTP sink). Then it measures, against the same
+// It builds the database with the service itself: the generated
+// deliveries (4 events per invoice) imported through POST /v1/import
+// (stored, not routed: what `tagihan-relay import` does), or, with
+// -deliver, POSTed signed to the zero-config service whose stdout sink
+// delivers each (stdout discarded) until none is pending. Or it measures
+// an existing database (-db; `bench/relay -mode rss -dir D` leaves one with
+// 1M events delivered to an HTTP sink). Then it measures, against the same
 // service started on an empty data directory in the same run (the
 // baseline):
 //
@@ -56,10 +57,11 @@ func main() {
 	reps := flag.Int("reps", 20, "runs of each query")
 	bin := flag.String("bin", "", "prebuilt tagihan-relay binary (default: build into bench/out)")
 	keep := flag.Bool("keep", false, "keep the built database")
+	deliver := flag.Bool("deliver", false, "build by posting signed deliveries that the zero-config stdout sink delivers (slower; default: import through the admin API, stored and not routed)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *perSubject, *prefix, *db, *starts, *reps, *bin, *keep); err != nil {
+	if err := run(ctx, *n, *perSubject, *prefix, *db, *starts, *reps, *bin, *keep, *deliver); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -79,7 +81,7 @@ type measurement struct {
 var queries = []string{"cli events list --subject", "GET /v1/events?subject=", "GET /v1/events?q=<document number>",
 	"GET /v1/events?q=<event id>", "GET /v1/events (first page)", "GET /v1/stats", "GET /metrics"}
 
-func run(ctx context.Context, n, perSubject int, prefix, db string, starts, reps int, bin string, keep bool) error {
+func run(ctx context.Context, n, perSubject int, prefix, db string, starts, reps int, bin string, keep, deliver bool) error {
 	bin, err := benchkit.RelayBinary(bin)
 	if err != nil {
 		return err
@@ -104,25 +106,9 @@ func run(ctx context.Context, n, perSubject int, prefix, db string, starts, reps
 		} else {
 			defer os.RemoveAll(dataDir)
 		}
-		logf("building %d events (%d per invoice) in %s: signed POSTs to the zero-config service (one stdout sink)", n, perSubject, dataDir)
-		svc, err := benchkit.StartService(bin, benchkit.BaseEnv(dataDir), 60*time.Second)
-		if err != nil {
+		if err := build(ctx, bin, dataDir, prefix, n, perSubject, deliver); err != nil {
 			return err
 		}
-		start := time.Now()
-		_, err = benchkit.Post(ctx, svc.Public, benchkit.PostOptions{Prefix: prefix, N: n, PerSubject: perSubject, Workers: 64,
-			Progress: func(d int) { logf("posted %d", d) }})
-		if err == nil {
-			logf("posted %d in %s (%.0f/s); waiting for the stdout sink to finish", n, time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
-			err = waitDrained(ctx, svc, 30*time.Minute)
-		}
-		if serr := svc.Stop(time.Minute); err == nil && serr != nil {
-			err = serr
-		}
-		if err != nil {
-			return err
-		}
-		logf("built in %s", time.Since(start).Round(time.Second))
 	}
 	// Probes: an invoice in the middle of the data set (the empty
 	// database answers the same queries with nothing).
@@ -170,6 +156,42 @@ func run(ctx context.Context, n, perSubject int, prefix, db string, starts, reps
 }
 
 type probes struct{ subject, doc, id string }
+
+// build fills dataDir with n events through the service itself: imported
+// through the admin API (stored, unrouted; the default: fast), or, with
+// deliver, POSTed as signed deliveries to the zero-config service, whose
+// stdout sink delivers each one (stdout discarded), until none is pending.
+func build(ctx context.Context, bin, dataDir, prefix string, n, perSubject int, deliver bool) error {
+	svc, err := benchkit.StartService(bin, benchkit.BaseEnv(dataDir), 60*time.Second)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if deliver {
+		logf("building %d events (%d per invoice) in %s: signed POSTs to the zero-config service (one stdout sink)", n, perSubject, dataDir)
+		_, err = benchkit.Post(ctx, svc.Public, benchkit.PostOptions{Prefix: prefix, N: n, PerSubject: perSubject, Workers: 64,
+			Progress: func(d int) { logf("posted %d", d) }})
+		if err == nil {
+			logf("posted %d in %s (%.0f/s); waiting for the stdout sink to deliver them", n, time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
+			err = waitDrained(ctx, svc, 30*time.Minute)
+		}
+	} else {
+		logf("building %d events (%d per invoice) in %s: POST /v1/import (stored, not routed)", n, perSubject, dataDir)
+		var res benchkit.ImportResult
+		res, err = benchkit.Import(ctx, svc.Admin, benchkit.ImportOptions{Prefix: prefix, N: n, PerSubject: perSubject,
+			Progress: func(d int) { logf("imported %d", d) }})
+		if err == nil && res.Imported != n {
+			err = fmt.Errorf("imported %d of %d (%d skipped)", res.Imported, n, res.Skipped)
+		}
+	}
+	if serr := svc.Stop(time.Minute); err == nil && serr != nil {
+		err = serr
+	}
+	if err == nil {
+		logf("built in %s (%.0f events/s)", time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
+	}
+	return err
+}
 
 // waitDrained waits until no sink has anything pending or in flight.
 func waitDrained(ctx context.Context, svc *benchkit.Service, timeout time.Duration) error {
