@@ -23,6 +23,7 @@
 # HTTP sink to catch up after the load (60), RELAY_BIN (a prebuilt service
 # binary to measure instead of building the working tree's).
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # go.mod requires it (see README)
 
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-10}
@@ -278,10 +279,10 @@ BEGIN {
 }
 END {
 	print ""
-	printf "Baseline mean: %.0f req/s.\n", brs / nb
+	printf "- Baseline mean: %.0f req/s.\n", brs / nb
 	for (t in n) {
 		ratio = sr[t] / n[t]
-		printf "%s: mean %.0f req/s, mean ratio %.2f (target >= 0.5: %s), p99 mean %s ms / worst %s ms (target <= 10 ms: %s), non-2xx + errors %d (target 0: %s), server CPU per request %.1fx the baseline'"'"'s.\n", t, rsum[t] / n[t], ratio, (ratio >= 0.5 ? "met" : "MISSED"), ms(p99sum[t] / n[t]), ms(p99[t]), (p99[t] <= 10000 ? "met" : "MISSED"), bad[t], (bad[t] == 0 ? "met" : "MISSED"), csum[t] / n[t]
+		printf "- %s: mean %.0f req/s, mean ratio %.2f (target >= 0.5: %s), p99 mean %s ms / worst %s ms (target <= 10 ms: %s), non-2xx + errors %d (target 0: %s), server CPU per request %.1fx the baseline'"'"'s.\n", t, rsum[t] / n[t], ratio, (ratio >= 0.5 ? "met" : "MISSED"), ms(p99sum[t] / n[t]), ms(p99[t]), (p99[t] <= 10000 ? "met" : "MISSED"), bad[t], (bad[t] == 0 ? "met" : "MISSED"), csum[t] / n[t]
 	}
 }' "$rows"
 
@@ -290,8 +291,10 @@ if [ "$PROFILE" = 1 ]; then
 	log "profile run (unmeasured): CPU profile of the service under the same load"
 	generate
 	start_service ""
-	secs=$((DURATION > 4 ? DURATION - 2 : 2))
-	(sleep 1; curl -fsS -o "$out/ingest-cpu.pprof" "$svc_admin/debug/pprof/profile?seconds=$secs") &
+	# wrk loads its data (about 1 s) before the load starts: profile the
+	# middle of the run.
+	secs=$((DURATION > 6 ? DURATION - 4 : 2))
+	(sleep 3; curl -fsS -o "$out/ingest-cpu.pprof" "$svc_admin/debug/pprof/profile?seconds=$secs") &
 	ppid=$!
 	run_wrk "$svc_public" >/dev/null
 	wait "$ppid" || log "profile fetch failed"

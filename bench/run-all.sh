@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every benchmark of docs/BENCHMARKS.md in turn (about 45 minutes on
+# Runs every benchmark of docs/BENCHMARKS.md in turn (45–60 minutes on
 # 2 cores, most of it the two 1M-event runs) and keeps each report, a
 # markdown table, in bench/out/results/<name>.md. QUICK=1 runs the
 # scaled-down variants (about 6 minutes). Each program builds the service
 # from the working tree itself, so a fixture and the binary that reads it
 # always come from the same code.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # go.mod requires it (see README)
 cd "$(dirname "$0")/.."
 mkdir -p bench/out/results
 

@@ -106,8 +106,13 @@ function init(args)
     assert(io.open(marker, "w")):close()
   end
 end
+local calls = 0
 function request()
-  if not ready then -- hold the first request until every thread is loaded
+  calls = calls + 1
+  -- Hold the first request until every thread is loaded. (wrk's main
+  -- thread calls the first thread's request() once, right after its init,
+  -- to check the request parses: that call must not wait.)
+  if not ready and not (tid == 1 and calls == 1) then
     while true do
       local m = io.open(marker, "r")
       if m then m:close() break end
