@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: a static binary on a distroless, non-root base.
-FROM golang:1.26 AS build
+FROM golang:1.27.3 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
