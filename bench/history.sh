@@ -46,8 +46,8 @@ for c in "${commits[@]}"; do
 	echo "history: measuring $rev" >&2
 	ROUNDS=$ROUNDS WITH_SINK=0 PROFILE=0 RELAY_BIN="$bin" "$root/bench/ingest.sh" >"$out/$rev-ingest.md"
 	(cd "$root" && go run ./bench/relay -bin "$bin" -n "$RELAY_N" -profile 0 -baseline 3s) >"$out/$rev-relay.md"
-	ingest=$(grep '^- service:' "$out/$rev-ingest.md" | head -1)
-	rounds=$(grep '^| [0-9]* | service |' "$out/$rev-ingest.md" | awk -F'|' '{ gsub(/ /, "", $5); printf "%s%s", sep, $5; sep = ", " }')
+	ingest=$(grep '^- service/distinct:' "$out/$rev-ingest.md" | head -1)
+	rounds=$(grep '^| [0-9]* | service/distinct |' "$out/$rev-ingest.md" | awk -F'|' '{ gsub(/ /, "", $5); printf "%s%s", sep, $5; sep = ", " }')
 	rps=$(echo "$ingest" | sed -n 's/.*mean \([0-9]*\) req\/s, mean ratio \([0-9.]*\).*/\1\t\2/p')
 	p99=$(echo "$ingest" | sed -n 's/.*p99 mean \([0-9.]*\) ms.*/\1/p')
 	drain=$(grep '^| drain rate, whole backlog' "$out/$rev-relay.md" | sed -n 's/^| drain rate, whole backlog *| \([0-9]*\) deliveries\/s.*| \([0-9.]*\) *| .*/\1\t\2/p')

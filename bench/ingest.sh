@@ -6,20 +6,23 @@
 #   bench/ingest.sh                       # 2 rounds x 10 s per target
 #   ROUNDS=3 DURATION=20 bench/ingest.sh  # longer
 #
-# Each round runs, one after the other: the baseline, the service with its
-# zero-config defaults (one stdout sink, stdout to /dev/null), and the
-# service forwarding to a local HTTP sink (bench/sink) that drains
-# concurrently. The service gets only TAGIHANAI_WEBHOOK_SECRETS (the
-# generator's secret), RELAY_DATA_DIR (a fresh temp dir per run) and
-# loopback listeners on free ports. Load: wrk -t2 -c64, distinct ~1 KiB
-# deliveries with valid signatures made at the start of the round
-# (bench/ingestgen). Then one more, unmeasured, service run with a CPU
+# Each round runs, one after the other: the baseline; the service with one
+# file sink (SINK_FILE_KIND=file, default subject ordering) under each load
+# shape of SHAPES: "distinct" (every event a new transaction), "1000" (1,000
+# events per transaction) and "one" (one transaction receiving every
+# event), which shows whether ordering costs grow with a subject's history;
+# and the service forwarding distinct events to a local HTTP sink
+# (bench/sink) that drains concurrently. The service gets only
+# TAGIHANAI_WEBHOOK_SECRETS (the generator's secret), RELAY_DATA_DIR (a
+# fresh temp dir per run), its sink and loopback listeners on free ports.
+# Load: wrk -t2 -c64, ~1 KiB deliveries with distinct event ids and valid
+# signatures made just before each run (bench/ingestgen). Then one more, unmeasured, service run with a CPU
 # profile from the admin listener's /debug/pprof/profile, attributed by
 # bench/profsum. Everything it builds and writes goes to bench/out/.
 #
 # Knobs (environment): ROUNDS (2), DURATION seconds per run (10),
 # CONNECTIONS (64), THREADS (2), N distinct deliveries generated per round
-# (250000), WITH_SINK (1), PROFILE (1), DRAIN_WAIT seconds to wait for the
+# (250000), SHAPES ("distinct 1000 one"), WITH_SINK (1), PROFILE (1), DRAIN_WAIT seconds to wait for the
 # HTTP sink to catch up after the load (60), RELAY_BIN (a prebuilt service
 # binary to measure instead of building the working tree's).
 set -euo pipefail
@@ -31,6 +34,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 N=${N:-250000}
 WITH_SINK=${WITH_SINK:-1}
+SHAPES=${SHAPES:-distinct 1000 one}
 PROFILE=${PROFILE:-1}
 DRAIN_WAIT=${DRAIN_WAIT:-60}
 RELAY_BIN=${RELAY_BIN:-}
@@ -119,8 +123,17 @@ metric() { # metric METRICS_TEXT NAME: the value of one unlabelled or exactly la
 	echo "$1" | awk -v n="$2" '$1 == n { print $2; found = 1; exit } END { if (!found) print 0 }'
 }
 
-generate() { # fresh signatures (5-minute tolerance) before each round
-	"$out/ingestgen" -n "$N" -threads "$THREADS" -out "$work/requests.lua"
+generate() { # generate [EVENTS_PER_SUBJECT]: fresh signatures (5-minute tolerance) before each run
+	"$out/ingestgen" -n "$N" -per-subject "${1:-1}" -threads "$THREADS" -out "$work/requests.lua"
+}
+
+per_subject() { # per_subject SHAPE: events per transaction of a load shape
+	case "$1" in
+	distinct) echo 1 ;;
+	one) echo "$N" ;;
+	*[!0-9]* | "") log "SHAPES: $1 is not distinct, one or a number"; exit 2 ;;
+	*) echo "$1" ;;
+	esac
 }
 
 # run_wrk HOSTURL: runs the load, prints the RESULT line.
@@ -132,10 +145,11 @@ run_wrk() {
 }
 
 
-# start_service [SINK_URL]: starts the relay; sets svc_pid, svc_public, svc_admin, svc_data.
+# start_service [SINK_URL]: starts the relay with an HTTP sink to SINK_URL,
+# else with one file sink; sets svc_pid, svc_public, svc_admin, svc_data.
 start_service() {
 	svc_data=$(mktemp -d "$work/data.XXXXXX")
-	local extra=()
+	local extra=(RELAY_SINKS=file SINK_FILE_KIND=file "SINK_FILE_PATH=$svc_data/events.ndjson")
 	if [ -n "${1:-}" ]; then
 		extra=(RELAY_SINKS=erp SINK_ERP_KIND=http "SINK_ERP_URL=$1")
 	fi
@@ -179,7 +193,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for round in $(seq 1 "$ROUNDS"); do
 	log "round $round/$ROUNDS: generating $N signed deliveries"
-	generate
+	generate 1
 
 	# Baseline.
 	"$out/baseline" 2>"$work/baseline.log" &
@@ -196,10 +210,18 @@ for round in $(seq 1 "$ROUNDS"); do
 	forget_pid "$bpid"
 	printf '%s\tbaseline\t%s\t-\t-\n' "$round" "$r" >>"$rows"
 
-	targets=(service)
+	targets=()
+	for shape in $SHAPES; do targets+=("service/$shape"); done
 	[ "$WITH_SINK" = 1 ] && targets+=(service+sink)
 	for t in "${targets[@]}"; do
 		surl=""
+		case "$t" in
+		service/*)
+			shape=${t#service/}
+			[ "$shape" = distinct ] || generate "$(per_subject "$shape")"
+			;;
+		*) generate 1 ;;
+		esac
 		if [ "$t" = service+sink ]; then
 			"$out/sink" 2>"$work/sink.log" >"$work/sink.out" &
 			spid=$!
@@ -255,7 +277,8 @@ echo "## Ingest: tagihan-relay vs bare Echo (same run)"
 echo
 echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -sr), $(go version | cut -d' ' -f3), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."
 echo "Service: $build_desc."
-echo "Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $N distinct signed ~1 KiB deliveries per round. Load average before/after: $load_start / $load_end."
+echo "Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $N distinct signed ~1 KiB deliveries per run. Load average before/after: $load_start / $load_end."
+echo "Targets: service/distinct = a new transaction per event, service/1000 = 1,000 events per transaction, service/one = one transaction for every event (each with one file sink, subject ordering); service+sink = distinct events forwarded to a local HTTP sink draining concurrently."
 echo
 awk -F'\t' -v tck="$clk_tck" '
 function f(s, k,   i, n, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
@@ -280,6 +303,10 @@ BEGIN {
 END {
 	print ""
 	printf "- Baseline mean: %.0f req/s.\n", brs / nb
+	if (n["service/one"] > 0 && n["service/distinct"] > 0) {
+		o = rsum["service/one"] / rsum["service/distinct"]
+		printf "- Ordering cost: one transaction for every event runs at %.2fx the distinct rate (target >= 0.8: %s).\n", o, (o >= 0.8 ? "met" : "MISSED")
+	}
 	for (t in n) {
 		ratio = sr[t] / n[t]
 		printf "- %s: mean %.0f req/s, mean ratio %.2f (target >= 0.5: %s), p99 mean %s ms / worst %s ms (target <= 10 ms: %s), non-2xx + errors %d (target 0: %s), server CPU per request %.1fx the baseline'"'"'s.\n", t, rsum[t] / n[t], ratio, (ratio >= 0.5 ? "met" : "MISSED"), ms(p99sum[t] / n[t]), ms(p99[t]), (p99[t] <= 10000 ? "met" : "MISSED"), bad[t], (bad[t] == 0 ? "met" : "MISSED"), csum[t] / n[t]
