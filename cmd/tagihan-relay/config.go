@@ -51,6 +51,9 @@ type Config struct {
 	Keys       [][]byte    `env:"-"`
 	SinkConfs  []*SinkConf `env:"-"`
 	SecretFile string      `env:"-"` // zero-config secret path, when used
+	// Warnings are settings that are ignored (e.g. SINK_ACC_URL while no
+	// sink "acc" is named in RELAY_SINKS); serve logs them at start.
+	Warnings []string `env:"-"`
 }
 
 // SinkCommon are the keys every sink has (SINK_<NAME>_*).
@@ -196,7 +199,9 @@ func innermost(err error) error {
 }
 
 // loadConfig reads and validates the whole configuration. Errors name the
-// variable; all problems are reported at once.
+// variable; all problems are reported at once. With an error, the Config
+// holds what did parse (serve checks the sinks that parsed, so that a
+// start reports every problem, not one round of them at a time).
 func loadConfig(m map[string]string) (*Config, error) {
 	var c Config
 	if err := parseWith(&c, m, ""); err != nil {
@@ -287,8 +292,11 @@ func loadConfig(m map[string]string) (*Config, error) {
 		}
 		c.SinkConfs = append(c.SinkConfs, sc)
 	}
+	keyErrs, warnings := checkSinkKeys(m, names)
+	errs = append(errs, keyErrs...)
+	c.Warnings = warnings
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return &c, errors.Join(errs...)
 	}
 	return &c, nil
 }

@@ -50,6 +50,15 @@ func cmdServe(env *cliEnv, args []string) error {
 	}
 	cfg, err := loadConfig(m)
 	if err != nil {
+		if cfg != nil {
+			// Also report what the sinks that did parse would refuse.
+			_, closers, serr := buildSinks(cfg, io.Discard, http.DefaultClient)
+			closeAll(closers)
+			err = errors.Join(err, serr)
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(env.stderr, "tagihan-relay: warning: "+w)
+			}
+		}
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	if _, set := m["GOGC"]; !set {
@@ -160,12 +169,16 @@ func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec,
 		specs = append(specs, spec)
 	}
 	if len(errs) > 0 {
-		for _, c := range closers {
-			c.Close()
-		}
+		closeAll(closers)
 		return nil, nil, errors.Join(errs...)
 	}
 	return specs, closers, nil
+}
+
+func closeAll(closers []io.Closer) {
+	for _, c := range closers {
+		c.Close()
+	}
 }
 
 // openStore opens the configured backend: the bbolt file in the data dir,
@@ -225,6 +238,17 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 		return &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr,
 			Err: errors.New("without RELAY_ADMIN_TOKEN the admin listener binds only a loopback address; set a token or use 127.0.0.1")}
 	}
+	// Sinks first: a configuration they refuse stops the start before
+	// anything is written to the data directory.
+	hc := &http.Client{Transport: httpforward.NewTransport()}
+	specs, closers, err := buildSinks(cfg, out, hc)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	defer closeAll(closers)
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
 	keys := cfg.Keys
 	if len(keys) == 0 {
 		secret, created, err := ensureSecret(cfg.DataDir)
@@ -249,16 +273,6 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	}
 	defer st.Close()
 
-	hc := &http.Client{Transport: httpforward.NewTransport()}
-	specs, closers, err := buildSinks(cfg, out, hc)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
 	routes := make([]relay.Route, len(specs))
 	for i, s := range specs {
 		routes[i] = s.Route
