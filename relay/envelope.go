@@ -30,6 +30,10 @@ type Envelope struct {
 	DocumentNumber   string
 	Counterparty     string
 	TransactionType  string // INVOICE, BILL, ... for transaction resources
+	// TransactionID is the transaction a resource belongs to when it is not
+	// the subject itself (a payment's data.transaction_id), so that a search
+	// for an invoice finds its payments too.
+	TransactionID string
 	ResourceIsObject bool
 }
 
@@ -219,6 +223,9 @@ func readResource(env *Envelope) {
 	}
 	env.DocumentNumber = firstString(documentNumber)
 	env.Counterparty = firstString(receiverName, counterpartyName)
+	if t := firstString(transactionID); t != env.Subject {
+		env.TransactionID = t
+	}
 	if strings.HasPrefix(env.Type, "transaction.") {
 		env.TransactionType = firstString(typ)
 	}

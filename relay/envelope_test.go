@@ -183,7 +183,7 @@ func TestReadEnvelope(t *testing.T) {
 			body: `{"id":"e","type":"payment.completed","data":null,"payload":{"id":"pay_1","transaction_id":"trx_1"}}`,
 			want: Envelope{
 				ID: "e", Type: "payment.completed", Resource: json.RawMessage(`{"id":"pay_1","transaction_id":"trx_1"}`),
-				Subject: "pay_1", ResourceIsObject: true,
+				Subject: "pay_1", TransactionID: "trx_1", ResourceIsObject: true,
 			},
 		},
 		{
@@ -207,7 +207,7 @@ func TestReadEnvelope(t *testing.T) {
 			body: `{"id":"e","type":"payment.failed","data":{"transaction_id":"trx_1","payment_id":"pay_1","type":"X"}}`,
 			want: Envelope{
 				ID: "e", Type: "payment.failed", Resource: json.RawMessage(`{"transaction_id":"trx_1","payment_id":"pay_1","type":"X"}`),
-				Subject: "pay_1", ResourceIsObject: true,
+				Subject: "pay_1", TransactionID: "trx_1", ResourceIsObject: true,
 			},
 		},
 		{
@@ -215,7 +215,7 @@ func TestReadEnvelope(t *testing.T) {
 			body: `{"id":"e","type":"party.created","data":{"transaction_id":"trx_1","party_id":"pty_1"}}`,
 			want: Envelope{
 				ID: "e", Type: "party.created", Resource: json.RawMessage(`{"transaction_id":"trx_1","party_id":"pty_1"}`),
-				Subject: "pty_1", ResourceIsObject: true,
+				Subject: "pty_1", TransactionID: "trx_1", ResourceIsObject: true,
 			},
 		},
 		{

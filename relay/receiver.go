@@ -43,6 +43,7 @@ func (r *Receiver) Prepare(d Delivery, route bool) *NewEvent {
 	e.Test = env.Test
 	e.DocumentNumber = env.DocumentNumber
 	e.Counterparty = env.Counterparty
+	e.TransactionID = env.TransactionID
 	e.Event, e.EventDataOffset = Normalize(env, d.ReceivedAt, r.Source).appendJSON(make([]byte, 0, 320+len(env.Resource)))
 	if route {
 		for _, rt := range r.Routes {

@@ -93,9 +93,13 @@ type NewEvent struct {
 	Type       string
 	Subject    string
 	Test       bool
-	// DocumentNumber and Counterparty feed the search index.
+	// DocumentNumber, Counterparty and TransactionID feed the search index.
 	DocumentNumber string
 	Counterparty   string
+	// TransactionID is the transaction of a resource that is not one (a
+	// payment's data.transaction_id): a search that finds the transaction
+	// finds this event too.
+	TransactionID string
 	// Event is the normalized CloudEvent JSON.
 	Event json.RawMessage
 	// EventDataOffset is where Event's data member starts (0: unknown).
@@ -169,7 +173,11 @@ type EventDetail struct {
 
 // EventFilter selects events; zero fields match everything.
 type EventFilter struct {
-	Q       string // event id, document number, subject or counterparty name
+	// Q finds events by id or subject (exact), document number or
+	// counterparty name (case-insensitive substring), and with them the
+	// events of other resources that belong to a transaction found so (a
+	// payment of the invoice).
+	Q       string
 	Type    string // glob over the TagihanAI type
 	Status  string
 	Subject string

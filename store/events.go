@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,10 +173,15 @@ func seekLastWithPrefix(c *bolt.Cursor, prefix []byte) []byte {
 	return k
 }
 
-// searchCandidates returns by_time keys of events matching q, newest first.
+// searchCandidates returns by_time keys of events matching q, newest first:
+// by event id, subject, or a substring of a document number, counterparty
+// name or parent transaction id; then the events that belong to a
+// transaction found so (its payments, indexed under their
+// data.transaction_id).
 func searchCandidates(tx *bolt.Tx, q string) [][]byte {
 	seen := map[string]bool{}
 	var keys [][]byte
+	var transactions []string // subjects of transaction events found
 	add := func(id []byte) {
 		if seen[string(id)] || len(keys) >= maxSearchHits {
 			return
@@ -185,13 +191,18 @@ func searchCandidates(tx *bolt.Tx, q string) [][]byte {
 			return
 		}
 		var m struct {
-			R int64 `json:"r"`
+			R int64  `json:"r"`
+			T string `json:"t"`
+			S string `json:"s"`
 		}
 		if json.Unmarshal(v, &m) != nil {
 			return
 		}
 		seen[string(id)] = true
 		keys = append(keys, tsKey(m.R, id))
+		if strings.HasPrefix(m.T, "transaction.") && m.S != "" && !slices.Contains(transactions, m.S) {
+			transactions = append(transactions, m.S)
+		}
 	}
 	add([]byte(q))
 	if len(keys) == 1 {
@@ -214,6 +225,14 @@ func searchCandidates(tx *bolt.Tx, q string) [][]byte {
 		}
 		if bytes.Contains(k[:i], needle) {
 			add(k[i+1:])
+		}
+	}
+	// The payments (and other resources) of the transactions found: their
+	// parent's id is a search key of theirs.
+	for i := 0; i < len(transactions) && len(keys) < maxSearchHits; i++ {
+		prefix := append([]byte(strings.ToLower(transactions[i])), 0)
+		for k, _ := sc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = sc.Next() {
+			add(k[len(prefix):])
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) > 0 })

@@ -64,7 +64,7 @@ func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
 	m := &eventMeta{
 		Type: e.Type, Subject: e.Subject, Test: e.Test, ReceivedAt: received, LastReceivedAt: received,
 		Unparsed: e.Unparsed, ParseError: e.ParseError, Doc: e.DocumentNumber, Counterparty: e.Counterparty,
-		DataOffset: e.EventDataOffset,
+		Txn: e.TransactionID, DataOffset: e.EventDataOffset,
 	}
 	timeKey := tsKey(received, id)
 	if err := putBody(tx, timeKey, &e.Delivery, e.Event); err != nil {
@@ -80,7 +80,7 @@ func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
 			return err
 		}
 	}
-	for _, text := range []string{e.DocumentNumber, e.Counterparty} {
+	for _, text := range []string{e.DocumentNumber, e.Counterparty, e.TransactionID} {
 		if text != "" {
 			if err := tx.Bucket(bktSearch).Put(searchKey(text, e.ID), nil); err != nil {
 				return err

@@ -57,6 +57,8 @@ type eventMeta struct {
 	ParseError     string `json:"pe,omitempty"`
 	Doc            string `json:"dn,omitempty"`
 	Counterparty   string `json:"cp,omitempty"`
+	// Txn is the transaction a payment (or other resource) belongs to.
+	Txn string `json:"tx,omitempty"`
 	// DataOffset is where the CloudEvent's data starts (0: no data), so a
 	// claim slices it out instead of parsing the event.
 	DataOffset int                        `json:"do,omitempty"`

@@ -98,7 +98,7 @@ func purgeEvent(tx *bolt.Tx, timeKey []byte) error {
 			return err
 		}
 	}
-	for _, text := range []string{m.Doc, m.Counterparty} {
+	for _, text := range []string{m.Doc, m.Counterparty, m.Txn} {
 		if text != "" {
 			if err := tx.Bucket(bktSearch).Delete(searchKey(text, string(id))); err != nil {
 				return err

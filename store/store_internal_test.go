@@ -276,3 +276,38 @@ func TestStore_Purge_rerun(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_Purge_searchKeys checks that retention leaves no search key
+// behind: document number, counterparty and a payment's transaction id.
+func TestStore_Purge_searchKeys(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	trx := storetest.NewEvent("evt_t", t0)
+	trx.DocumentNumber, trx.Counterparty = "INV-1", "PT Maju Jaya"
+	pay := storetest.NewEvent("evt_p", t0)
+	pay.Type, pay.Subject, pay.TransactionID = "payment.completed", "pay_1", trx.Subject
+	for _, e := range []*relay.NewEvent{trx, pay} {
+		if _, err := s.Ingest(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	searchKeys := func() int {
+		n := 0
+		if err := s.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bktSearch).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := searchKeys(); n != 3 {
+		t.Fatalf("%d search keys after ingest, want 3 (document number, counterparty, transaction id)", n)
+	}
+	for res := (relay.PurgeResult{}); !res.Done; {
+		var err error
+		if res, err = s.Purge(ctx, t0.Add(time.Hour), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := searchKeys(); n != 0 {
+		t.Errorf("%d search keys left after retention removed every event", n)
+	}
+}

@@ -65,7 +65,9 @@ func decodeCursor(s string, nparts int) (*ikey, error) {
 // ListEvents returns events newest first (by receive time, then id), from
 // this replica's index after it caught up with every write acknowledged
 // before the call. With Q it matches the event id or subject exactly and
-// document numbers and counterparty names as case-insensitive substrings.
+// document numbers and counterparty names as case-insensitive substrings,
+// and with a transaction so found the events that belong to it (payments,
+// by their data.transaction_id).
 func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error) {
 	page := relay.EventPage{Events: []relay.EventSummary{}}
 	limit := clampLimit(f.Limit)
@@ -85,8 +87,27 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 	if !f.Until.IsZero() {
 		untilN = f.Until.UnixNano()
 	}
+	direct := func(ev *eventEntry) bool {
+		return ev.id == q || ev.subject == q || containsFold(ev.doc, lq) || containsFold(ev.party, lq)
+	}
+	// A payment matches when its transaction does: by id, or by what one
+	// of the transaction's events carries (its document number).
+	ofTransaction := func(ev *eventEntry) bool {
+		if ev.txn == "" {
+			return false
+		}
+		if ev.txn == q || containsFold(ev.txn, lq) {
+			return true
+		}
+		for _, t := range s.view.bySubject[ev.txn] {
+			if strings.HasPrefix(t.typ, "transaction.") && direct(t) {
+				return true
+			}
+		}
+		return false
+	}
 	match := func(ev *eventEntry) bool {
-		if q != "" && ev.id != q && ev.subject != q && !containsFold(ev.doc, lq) && !containsFold(ev.party, lq) {
+		if q != "" && !direct(ev) && !ofTransaction(ev) {
 			return false
 		}
 		if f.Type != "" && !relay.MatchGlob(f.Type, ev.typ) {

@@ -30,6 +30,7 @@ type record struct {
 	ParseError     string               `json:"pe,omitempty"`
 	Doc            string               `json:"dn,omitempty"`
 	Counterparty   string               `json:"cp,omitempty"`
+	Txn            string               `json:"tx,omitempty"` // the transaction a payment belongs to
 	DataOffset     int                  `json:"do,omitempty"`
 	Deliveries     []*delivery          `json:"dl,omitempty"`
 	Ops            []relay.HistoryEntry `json:"ops,omitempty"`
@@ -124,7 +125,7 @@ func newRecord(e *relay.NewEvent) *record {
 	r := &record{
 		ID: e.ID, Type: e.Type, Subject: e.Subject, Test: e.Test, ReceivedAt: received, LastReceivedAt: received,
 		Unparsed: e.Unparsed, ParseError: e.ParseError, Doc: e.DocumentNumber, Counterparty: e.Counterparty,
-		DataOffset: e.EventDataOffset,
+		Txn: e.TransactionID, DataOffset: e.EventDataOffset,
 	}
 	seen := map[string]bool{}
 	for _, t := range e.Targets {

@@ -43,6 +43,7 @@ type eventEntry struct {
 	received         int64
 	test, unparsed   bool
 	doc, party       string
+	txn              string // the transaction a payment belongs to
 	status           string
 	dels             []*delEntry
 }
@@ -156,7 +157,7 @@ func (v *view) apply(key string, rev uint64, deleted bool, value []byte) ([]stri
 func (v *view) entryOf(r *record, rev uint64) *eventEntry {
 	ev := &eventEntry{
 		id: r.ID, typ: v.intern(r.Type), subject: r.Subject, rev: rev, received: r.ReceivedAt, test: r.Test, unparsed: r.Unparsed,
-		doc: r.Doc, party: r.Counterparty, status: r.status(),
+		doc: r.Doc, party: r.Counterparty, txn: r.Txn, status: r.status(),
 	}
 	for _, d := range r.Deliveries {
 		de := &delEntry{ev: ev, sink: v.intern(d.Sink), state: v.intern(d.State), orderKey: d.OrderKey, seq: d.Seq, due: d.Due, since: d.Since,

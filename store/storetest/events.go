@@ -192,6 +192,46 @@ func testListEvents(t *testing.T, open Opener) {
 		}
 	})
 
+	// "What happened to invoice X?" includes its payments: a payment event
+	// (its own subject) belongs to its transaction by data.transaction_id.
+	t.Run("SearchFindsPaymentsOfTransaction", func(t *testing.T) {
+		h := newHarness(t, open)
+		h.ingest(
+			spec{id: "evt_t1", subject: "trx_200", doc: "INV-2026-0100", party: "PT Maju Jaya", at: at(0)}.event(),
+			spec{id: "evt_p1", typ: "payment.completed", subject: "pay_1", txn: "trx_200", at: at(1000)}.event(),
+			spec{id: "evt_p2", typ: "payment.completed", subject: "pay_2", txn: "trx_200", at: at(2000)}.event(),
+			spec{id: "evt_t2", subject: "trx_201", doc: "INV-2026-0101", at: at(3000)}.event(),
+			spec{id: "evt_p3", typ: "payment.completed", subject: "pay_3", txn: "trx_201", at: at(4000)}.event(),
+			// A payment whose transaction the relay never received.
+			spec{id: "evt_p4", typ: "payment.completed", subject: "pay_4", txn: "trx_999", at: at(5000)}.event(),
+		)
+		tests := []struct {
+			name   string
+			filter relay.EventFilter
+			want   []string
+		}{
+			{"ByInvoiceNumber", relay.EventFilter{Q: "INV-2026-0100"}, []string{"evt_p2", "evt_p1", "evt_t1"}},
+			{"ByTransactionID", relay.EventFilter{Q: "trx_200"}, []string{"evt_p2", "evt_p1", "evt_t1"}},
+			{"TransactionNeverReceived", relay.EventFilter{Q: "trx_999"}, []string{"evt_p4"}},
+			{"PaymentID", relay.EventFilter{Q: "pay_3"}, []string{"evt_p3"}},
+			{"AndType", relay.EventFilter{Q: "INV-2026-0101", Type: "payment.*"}, []string{"evt_p3"}},
+			{"NotAnotherTransactionsPayments", relay.EventFilter{Q: "INV-2026-0101"}, []string{"evt_p3", "evt_t2"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if diff := cmp.Diff(tt.want, summaryIDs(h.list(tt.filter))); diff != "" {
+					t.Errorf("ListEvents (-want +got):\n%s", diff)
+				}
+				f := tt.filter
+				f.Limit = 1
+				got, _ := h.listAll(f)
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("ListEvents one at a time (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
+
 	t.Run("ErrInvalidCursor", func(t *testing.T) {
 		h := newHarness(t, open)
 		h.ingest(spec{id: "evt_1"}.event())

@@ -104,6 +104,7 @@ func ordered(key string, sinks ...string) []relay.OutboxTarget {
 type spec struct {
 	id, typ, subject string
 	doc, party       string
+	txn              string // data.transaction_id of a payment
 	at               time.Time
 	test             bool
 	targets          []relay.OutboxTarget
@@ -129,6 +130,9 @@ func (s spec) event() *relay.NewEvent {
 	}
 	data := fmt.Sprintf(`{"id": %s, "type":"INVOICE",  "document_number":%s,"counterparty_name":%s,`+
 		`"total": 9007199254740993, "note":"Rp 1.000 \u2014 caf\u00e9"}`, jsonString(s.subject), jsonString(s.doc), jsonString(s.party))
+	if s.txn != "" {
+		data = data[:len(data)-1] + `,"transaction_id":` + jsonString(s.txn) + "}"
+	}
 	test := ""
 	if s.test {
 		test = `,"test":true`
@@ -158,7 +162,7 @@ func (s spec) event() *relay.NewEvent {
 			Body: []byte(body),
 		},
 		Type: s.typ, Subject: s.subject, Test: s.test,
-		DocumentNumber: s.doc, Counterparty: s.party,
+		DocumentNumber: s.doc, Counterparty: s.party, TransactionID: s.txn,
 		Event:           ce,
 		EventDataOffset: bytes.LastIndex(ce, []byte(`,"data":`)) + len(`,"data":`),
 		Targets:         s.targets,
