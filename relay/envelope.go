@@ -27,13 +27,13 @@ type Envelope struct {
 	Test     bool
 
 	// Search fields, for finding an event by what an operator knows.
-	DocumentNumber   string
-	Counterparty     string
-	TransactionType  string // INVOICE, BILL, ... for transaction resources
+	DocumentNumber  string
+	Counterparty    string
+	TransactionType string // INVOICE, BILL, ... for transaction resources
 	// TransactionID is the transaction a resource belongs to when it is not
 	// the subject itself (a payment's data.transaction_id), so that a search
 	// for an invoice finds its payments too.
-	TransactionID string
+	TransactionID    string
 	ResourceIsObject bool
 }
 
