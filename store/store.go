@@ -321,8 +321,15 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 }
 
 // Compact copies the database at src into a fresh file dst, reclaiming
-// free pages. Both must be closed by everyone else.
+// free pages. Both must be closed by everyone else. A src that fails the
+// start-up check is refused with a *CorruptError, untouched.
 func Compact(dst, src string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := checkFile(src, time.Second); err != nil {
+		return err
+	}
 	in, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return ErrLocked
