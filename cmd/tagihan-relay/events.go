@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os/user"
@@ -98,7 +99,7 @@ func cmdEventsList(env *cliEnv, args []string) error {
 			if e.Test {
 				typ += " (test)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.Status, dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), displayStatus(env, b, e), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
 		}
 		return len(page.Events), page.NextCursor, nil
 	})
@@ -158,6 +159,26 @@ func (e *cliEnv) listEnd(asJSON bool, n int, more, what, none string) {
 	fmt.Fprintf(e.stderr, "more: use --limit N for more rows, --cursor %s for the next page, or --all\n", more)
 }
 
+// displayStatus is the STATUS column of the table: the API's status, except
+// that an event whose every delivery was skipped (a BILL at AccountingPlus,
+// a transaction already created once) reads "skipped", not "delivered".
+// The SPEC's event statuses have no "skipped"; JSON output keeps the API's.
+func displayStatus(env *cliEnv, b backend, e relay.EventSummary) string {
+	if e.Status != relay.StatusDelivered {
+		return e.Status
+	}
+	d, err := b.GetEvent(env.ctx, e.ID)
+	if err != nil || len(d.Deliveries) == 0 {
+		return e.Status
+	}
+	for _, dl := range d.Deliveries {
+		if dl.State != relay.StateSkipped {
+			return e.Status
+		}
+	}
+	return "skipped"
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -214,7 +235,10 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 		if doc := dl.Result["document_number"]; doc != "" {
 			fmt.Fprintf(w, " document=%s", doc)
 		}
-		if dl.LastError != "" {
+		switch {
+		case dl.State == relay.StateSkipped:
+			fmt.Fprintf(w, "\n%17s skipped: %s", "", dash(dl.LastError))
+		case dl.LastError != "":
 			fmt.Fprintf(w, "\n%17s last error: %s", "", dl.LastError)
 		}
 		fmt.Fprintln(w)
@@ -240,7 +264,13 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Raw.BodyBase64), d.Raw.BodyBase64)
 	if len(d.Event) > 0 {
-		fmt.Fprintf(w, "\nCloudEvent:\n%s\n", d.Event)
+		// Output here is for a terminal (JSON otherwise): indent it.
+		event := []byte(d.Event)
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, event, "", "  ") == nil {
+			event = pretty.Bytes()
+		}
+		fmt.Fprintf(w, "\nCloudEvent:\n%s\n", event)
 	}
 	return nil
 }
