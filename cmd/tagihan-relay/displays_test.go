@@ -117,13 +117,20 @@ func TestCLI_AccountingPlusFirstDay(t *testing.T) {
 		t.Fatalf("second send: %+v, %d invoices; want skipped with a reason, API status delivered, one invoice", d, ap.count())
 	}
 
+	// A BILL is not a sales invoice: skipped too.
+	bill := bytes.Replace(fixture(t, "transaction.sent", "evt_firstday_bill", ""), []byte(`"type": "INVOICE"`), []byte(`"type": "BILL"`), 1)
+	if code, b := post(&http.Client{Timeout: 5 * time.Second}, p.public, bill); code != http.StatusOK {
+		t.Fatalf("post bill: %d %s", code, b)
+	}
+	settled("evt_firstday_bill", "skipped")
+
 	out, code := onTerminal(t, nil, "events", "list", "--admin", p.admin)
 	rows := map[string]string{}
 	for _, l := range lines(out)[1:] {
 		f := strings.Fields(l)
 		rows[f[2]] = f[4] // date time id type status ...
 	}
-	if code != 0 || rows["evt_firstday_1"] != "delivered" || rows["evt_firstday_2"] != "skipped" {
+	if code != 0 || rows["evt_firstday_1"] != "delivered" || rows["evt_firstday_2"] != "skipped" || rows["evt_firstday_bill"] != "skipped" {
 		t.Errorf("terminal list statuses %v, want delivered and skipped:\n%s", rows, out)
 	}
 	stdout, _, _ := runBinary(t, nil, "events", "list", "--admin", p.admin, "--subject", subject)
