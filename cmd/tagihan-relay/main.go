@@ -116,10 +116,10 @@ Development:
                                    re-deliver stored events to a URL, signed like TagihanAI, or to a sink
 
 Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline):
-  events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--all]
+  events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C] [--all]
   events show ID
   events resolve ID --sink S (--delivered [--document-number N] | --retry)
-  dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D]
+  dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]
   dead-letters redrive (ID... | --sink S | --type GLOB | --all)
   export [--out FILE] [--type GLOB] [--since D] [--until D]
   import FILE [--route]
