@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,6 +45,27 @@ func (o *Operations) route(sink string) (Route, error) {
 	return r, nil
 }
 
+// knownSink accepts a configured sink, or one the store still holds
+// deliveries of (a sink since removed from the configuration), so a typo
+// is an error instead of an empty list.
+func (o *Operations) knownSink(ctx context.Context, sink string) error {
+	if _, ok := RouteFor(o.Receiver.Routes, sink); ok {
+		return nil
+	}
+	st, err := o.Store.Stats(ctx, o.now())
+	if err != nil {
+		return err
+	}
+	if _, ok := st.Sinks[sink]; ok {
+		return nil
+	}
+	names := make([]string, 0, len(o.Receiver.Routes))
+	for _, r := range o.Receiver.Routes {
+		names = append(names, r.Sink)
+	}
+	return Errorf(EINVALID, "sink: %q is not a configured sink (configured: %s)", sink, strings.Join(names, ", "))
+}
+
 // ListEvents lists events.
 func (o *Operations) ListEvents(ctx context.Context, f EventFilter) (EventPage, error) {
 	return o.Store.ListEvents(ctx, f)
@@ -73,6 +95,11 @@ func (o *Operations) Stats(ctx context.Context) (Stats, error) {
 func (o *Operations) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (DeadLetterPage, error) {
 	if f.State != "" && f.State != StateDead && f.State != StateNeedsReview {
 		return DeadLetterPage{}, Errorf(EINVALID, "state: must be dead or needs_review")
+	}
+	if f.Sink != "" {
+		if err := o.knownSink(ctx, f.Sink); err != nil {
+			return DeadLetterPage{}, err
+		}
 	}
 	return o.Store.ListDeadLetters(ctx, f)
 }
@@ -106,6 +133,19 @@ func (o *Operations) Redrive(ctx context.Context, req Redrive, operator string) 
 	}
 	if req.Type != "" && !ValidGlob(req.Type) {
 		return 0, Errorf(EINVALID, "type: %q is not a valid glob", req.Type)
+	}
+	// Unknown ids are an error, not "redriven: 0": a typo must not look
+	// like "nothing was dead".
+	var missing []string
+	for _, id := range req.IDs {
+		if _, err := o.Store.GetEvent(ctx, id); ErrorCode(err) == ENOTFOUND {
+			missing = append(missing, id)
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	if len(missing) > 0 {
+		return 0, Errorf(ENOTFOUND, "ids: no event %s", strings.Join(missing, ", "))
 	}
 	req.Operator = operator
 	n, err := o.Store.Redrive(ctx, req, o.now())

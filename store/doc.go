@@ -12,6 +12,17 @@
 // rolled back and each operation of the batch is retried in its own
 // transaction, so one bad write never fails its neighbours.
 //
+// # A damaged file
+//
+// Open checks an existing file before anything writes to it (check.go):
+// both meta pages, the high-water mark against the file size, the freelist
+// and every page reachable from the root, read through a read-only mapping
+// with every offset bounds-checked, then bbolt's tx.Check on files up to
+// FullCheckMaxBytes. A file that fails is refused with a *CorruptError and
+// left byte for byte as it was; only a missing file becomes a new database.
+// A panic inside a commit fails the store closed (every later write returns
+// the error) rather than ending the process.
+//
 // # Bucket layout
 //
 //	events       id → event record: type, subject, search fields and the

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,6 +55,9 @@ type Store struct {
 	closed   bool
 	purgeMu  sync.Mutex
 	purgeKey []byte
+	// broken holds the error of a panic inside a commit: from then on every
+	// write fails with it (fail closed) instead of the process crashing.
+	broken atomic.Pointer[relay.Error]
 }
 
 // op is one queued write.
@@ -64,7 +69,10 @@ type op struct {
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
 // Open opens (creating when needed) the database at path and starts the
-// writer. It fails with ErrLocked when another process holds the file.
+// writer. It fails with ErrLocked when another process holds the file, and
+// with a *CorruptError (errors.Is ErrCorrupt) when the file fails the
+// check run before anything is written to it (see checkFile); only a path
+// where no file exists becomes a new, empty database.
 func Open(path string, o Options) (*Store, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
@@ -78,6 +86,9 @@ func Open(path string, o Options) (*Store, error) {
 		}
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := checkFile(path, o.LockTimeout); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  o.LockTimeout,
@@ -122,6 +133,11 @@ func (s *Store) Close() error {
 	close(s.closing)
 	s.closeMu.Unlock()
 	s.wg.Wait()
+	if e := s.broken.Load(); e != nil {
+		// bbolt's state after the panic is unknown (its write lock may still
+		// be held): leave the file to the process exit.
+		return e
+	}
 	return s.db.Close()
 }
 
@@ -143,6 +159,10 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		s.closeMu.RUnlock()
 		return ErrClosed
 	}
+	if e := s.broken.Load(); e != nil {
+		s.closeMu.RUnlock()
+		return e
+	}
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
@@ -161,6 +181,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 // writer drains the queue into group commits until Close.
 func (s *Store) writer() {
 	defer s.wg.Done()
+	// A read from a mapping past the end of a damaged file is a panic that
+	// commit recovers from, not a fault that ends the process.
+	debug.SetPanicOnFault(true)
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	for {
 		var first *op
@@ -195,9 +218,15 @@ func (s *Store) writer() {
 var errRollback = errors.New("store: batch rolled back")
 
 func (s *Store) commit(batch []*op) {
+	if e := s.broken.Load(); e != nil {
+		for _, o := range batch {
+			o.done <- e
+		}
+		return
+	}
 	start := time.Now()
 	results := make([]error, len(batch))
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.safeUpdate(func(tx *bolt.Tx) error {
 		for i, o := range batch {
 			results[i] = o.fn(tx)
 			if results[i] != nil && !isAppError(results[i]) {
@@ -208,6 +237,12 @@ func (s *Store) commit(batch []*op) {
 	})
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(len(batch), time.Since(start), err)
+	}
+	if e := s.broken.Load(); e != nil {
+		for _, o := range batch {
+			o.done <- e
+		}
+		return
 	}
 	// An op's internal error or a failed commit (for example the disk
 	// filling up under one large body): rerun each op alone, so that one bad
@@ -230,13 +265,43 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
+// safeUpdate runs one bbolt write transaction, turning a panic inside it
+// (bbolt asserts on pages it cannot make sense of) into a store that fails
+// every later write: the process keeps answering 503, so nothing is
+// acknowledged that was not stored, and the log says what happened.
+func (s *Store) safeUpdate(fn func(tx *bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e := &relay.Error{Code: relay.EUNAVAILABLE, Message: fmt.Sprintf(
+				"store failed and refuses further writes: %v (the database %s may be damaged: stop the service; the start-up check will say what to do)", r, s.path)}
+			s.broken.CompareAndSwap(nil, e)
+			err = s.broken.Load()
+		}
+	}()
+	return s.db.Update(fn)
+}
+
+// Broken returns the error that stopped the store's writer, or nil.
+func (s *Store) Broken() error {
+	if e := s.broken.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
 func isAppError(err error) bool {
 	var e *relay.Error
 	return errors.As(err, &e)
 }
 
 // view runs a read-only transaction.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (s *Store) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = relay.Errorf(relay.EUNAVAILABLE, "store read failed: %v (the database %s may be damaged)", r, s.path)
+		}
+	}()
 	return s.db.View(fn)
 }
 
@@ -256,8 +321,15 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 }
 
 // Compact copies the database at src into a fresh file dst, reclaiming
-// free pages. Both must be closed by everyone else.
+// free pages. Both must be closed by everyone else. A src that fails the
+// start-up check is refused with a *CorruptError, untouched.
 func Compact(dst, src string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := checkFile(src, time.Second); err != nil {
+		return err
+	}
 	in, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return ErrLocked

@@ -33,7 +33,9 @@ type cliEnv struct {
 // flags returns a FlagSet with the flags every command shares.
 func (e *cliEnv) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	// parse prints the help (on --help) or one line (on a bad flag).
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&e.envFile, "env-file", "", "load this dotenv file before reading the environment")
 	return fs
 }
@@ -52,9 +54,10 @@ func (e *cliEnv) parse(fs *flag.FlagSet, args []string) error {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return &usageError{"help requested"}
+				printHelp(e.stdout, fs.Name(), fs)
+				return errHelp
 			}
-			return &usageError{err.Error()}
+			return &usageError{fmt.Sprintf("%s: %v (run `tagihan-relay %s --help`)", fs.Name(), err, fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os/user"
@@ -20,7 +21,12 @@ func osUser() string {
 
 func cmdEvents(env *cliEnv, args []string) error {
 	if len(args) == 0 {
+		printHelp(env.stderr, "events", nil)
 		return &usageError{"events: give list, show ID or resolve ID"}
+	}
+	if isHelp(args[0]) {
+		printHelp(env.stdout, "events", nil)
+		return errHelp
 	}
 	switch args[0] {
 	case "list":
@@ -39,6 +45,7 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	var f relay.EventFilter
 	var since, until string
 	var all bool
+	var limit int
 	fs.StringVar(&f.Q, "q", "", "find by event id, document number, subject or counterparty name")
 	fs.StringVar(&f.Q, "search", "", "same as --q")
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob, e.g. transaction.*")
@@ -46,9 +53,9 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	fs.StringVar(&f.Subject, "subject", "", "transaction/payment/subscription/party id")
 	fs.StringVar(&since, "since", "", "from (duration back from now, or RFC 3339)")
 	fs.StringVar(&until, "until", "", "until (duration back from now, or RFC 3339)")
-	fs.IntVar(&f.Limit, "limit", 100, "events per page (max 1000)")
+	fs.IntVar(&limit, "limit", 0, "stop after N events (default: every match as JSON, 100 on a terminal)")
 	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
-	fs.BoolVar(&all, "all", false, "follow next_cursor through every page")
+	fs.BoolVar(&all, "all", false, "on a terminal too, list every match")
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +67,9 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	if f.Until, err = parseWhen("until", until, now); err != nil {
 		return err
 	}
+	if limit < 0 {
+		return &usageError{"events list: --limit must be 1 or more"}
+	}
 	b, err := env.openBackend(false)
 	if err != nil {
 		return err
@@ -67,40 +77,106 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	defer b.Close()
 	asJSON := env.wantJSON()
 	var tw *tabwriter.Writer
-	if !asJSON {
-		tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RECEIVED\tID\tTYPE\tSTATUS\tSUBJECT\tDOCUMENT\tCOUNTERPARTY")
-	}
 	enc := json.NewEncoder(env.stdout)
-	for {
+	n, more, err := env.paged(limit, all, f.Cursor, func(max int, cursor string) (int, string, error) {
+		f.Limit, f.Cursor = max, cursor
 		page, err := b.ListEvents(env.ctx, f)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		for _, e := range page.Events {
 			if asJSON {
 				if err := enc.Encode(e); err != nil {
-					return err
+					return 0, "", err
 				}
 				continue
+			}
+			if tw == nil {
+				tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "RECEIVED\tID\tTYPE\tSTATUS\tSUBJECT\tDOCUMENT\tCOUNTERPARTY")
 			}
 			typ := e.Type
 			if e.Test {
 				typ += " (test)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.Status, dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), displayStatus(env, b, e), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
 		}
-		if !all || page.NextCursor == "" {
-			if tw != nil {
-				tw.Flush()
-				if page.NextCursor != "" {
-					fmt.Fprintf(env.stderr, "more: --cursor %s (or --all)\n", page.NextCursor)
-				}
-			}
-			return nil
-		}
-		f.Cursor = page.NextCursor
+		return len(page.Events), page.NextCursor, nil
+	})
+	if tw != nil {
+		tw.Flush()
 	}
+	if err != nil {
+		return err
+	}
+	env.listEnd(asJSON, n, more, "events", "no events match")
+	return nil
+}
+
+// paged runs a cursor-paged list: fetch prints up to max rows after
+// cursor and returns how many it printed and the next cursor. As JSON, or
+// with all, it follows the cursor to the end; limit (0: none; on a terminal
+// without all, 100) caps the rows. It returns the rows printed and, when it
+// stopped before the end, the cursor that continues.
+func (e *cliEnv) paged(limit int, all bool, cursor string, fetch func(max int, cursor string) (int, string, error)) (int, string, error) {
+	if limit == 0 && !all && !e.wantJSON() {
+		limit = 100
+	}
+	printed := 0
+	for {
+		max := 1000
+		if limit > 0 && limit-printed < max {
+			max = limit - printed
+		}
+		n, next, err := fetch(max, cursor)
+		if err != nil {
+			return printed, "", err
+		}
+		printed += n
+		if next == "" {
+			return printed, "", nil
+		}
+		if limit > 0 && printed >= limit {
+			return printed, next, nil
+		}
+		cursor = next
+	}
+}
+
+// listEnd tells, on stderr, that a list stopped before its end, and on a
+// terminal says so when nothing matched instead of printing a bare header.
+func (e *cliEnv) listEnd(asJSON bool, n int, more, what, none string) {
+	if n == 0 && !asJSON {
+		fmt.Fprintln(e.stdout, none)
+	}
+	if more == "" {
+		return
+	}
+	if asJSON {
+		fmt.Fprintf(e.stderr, "more: stopped after %d %s (--limit); --cursor %s continues\n", n, what, more)
+		return
+	}
+	fmt.Fprintf(e.stderr, "more: use --limit N for more rows, --cursor %s for the next page, or --all\n", more)
+}
+
+// displayStatus is the STATUS column of the table: the API's status, except
+// that an event whose every delivery was skipped (a BILL at AccountingPlus,
+// a transaction already created once) reads "skipped", not "delivered".
+// The SPEC's event statuses have no "skipped"; JSON output keeps the API's.
+func displayStatus(env *cliEnv, b backend, e relay.EventSummary) string {
+	if e.Status != relay.StatusDelivered {
+		return e.Status
+	}
+	d, err := b.GetEvent(env.ctx, e.ID)
+	if err != nil || len(d.Deliveries) == 0 {
+		return e.Status
+	}
+	for _, dl := range d.Deliveries {
+		if dl.State != relay.StateSkipped {
+			return e.Status
+		}
+	}
+	return "skipped"
 }
 
 func dash(s string) string {
@@ -159,7 +235,10 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 		if doc := dl.Result["document_number"]; doc != "" {
 			fmt.Fprintf(w, " document=%s", doc)
 		}
-		if dl.LastError != "" {
+		switch {
+		case dl.State == relay.StateSkipped:
+			fmt.Fprintf(w, "\n%17s skipped: %s", "", dash(dl.LastError))
+		case dl.LastError != "":
 			fmt.Fprintf(w, "\n%17s last error: %s", "", dl.LastError)
 		}
 		fmt.Fprintln(w)
@@ -185,7 +264,13 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Raw.BodyBase64), d.Raw.BodyBase64)
 	if len(d.Event) > 0 {
-		fmt.Fprintf(w, "\nCloudEvent:\n%s\n", d.Event)
+		// Output here is for a terminal (JSON otherwise): indent it.
+		event := []byte(d.Event)
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, event, "", "  ") == nil {
+			event = pretty.Bytes()
+		}
+		fmt.Fprintf(w, "\nCloudEvent:\n%s\n", event)
 	}
 	return nil
 }
@@ -237,7 +322,12 @@ func cmdEventsResolve(env *cliEnv, args []string) error {
 
 func cmdDeadLetters(env *cliEnv, args []string) error {
 	if len(args) == 0 {
+		printHelp(env.stderr, "dead-letters", nil)
 		return &usageError{"dead-letters: give list or redrive"}
+	}
+	if isHelp(args[0]) {
+		printHelp(env.stdout, "dead-letters", nil)
+		return errHelp
 	}
 	switch args[0] {
 	case "list":
@@ -253,11 +343,15 @@ func cmdDeadLettersList(env *cliEnv, args []string) error {
 	env.clientFlags(fs)
 	var f relay.DeadLetterFilter
 	var since string
-	fs.StringVar(&f.Sink, "sink", "", "only this sink")
+	var limit int
+	var all bool
+	fs.StringVar(&f.Sink, "sink", "", "only this sink (a configured sink name)")
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob")
 	fs.StringVar(&f.State, "state", "", "dead or needs_review (default both)")
 	fs.StringVar(&since, "since", "", "dead since (duration or RFC 3339)")
-	fs.IntVar(&f.Limit, "limit", 1000, "at most this many")
+	fs.IntVar(&limit, "limit", 0, "stop after N (default: all as JSON, 100 on a terminal)")
+	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
+	fs.BoolVar(&all, "all", false, "on a terminal too, list every one")
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
@@ -265,30 +359,46 @@ func cmdDeadLettersList(env *cliEnv, args []string) error {
 	if f.Since, err = parseWhen("since", since, time.Now()); err != nil {
 		return err
 	}
+	if limit < 0 {
+		return &usageError{"dead-letters list: --limit must be 1 or more"}
+	}
 	b, err := env.openBackend(false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	page, err := b.ListDeadLetters(env.ctx, f)
+	asJSON := env.wantJSON()
+	var tw *tabwriter.Writer
+	enc := json.NewEncoder(env.stdout)
+	n, more, err := env.paged(limit, all, f.Cursor, func(max int, cursor string) (int, string, error) {
+		f.Limit, f.Cursor = max, cursor
+		page, err := b.ListDeadLetters(env.ctx, f)
+		if err != nil {
+			return 0, "", err
+		}
+		for _, d := range page.DeadLetters {
+			if asJSON {
+				if err := enc.Encode(d); err != nil {
+					return 0, "", err
+				}
+				continue
+			}
+			if tw == nil {
+				tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SINCE\tEVENT\tSINK\tSTATE\tTYPE\tSUBJECT\tATTEMPTS\tLAST\tREASON")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.DeadAt.Local().Format("2006-01-02 15:04:05"), d.EventID, d.Sink, d.State, dash(d.Type), dash(d.Subject), d.Attempts, statusText(d.LastStatus), truncate(d.Reason, 100))
+		}
+		return len(page.DeadLetters), page.NextCursor, nil
+	})
+	if tw != nil {
+		tw.Flush()
+	}
 	if err != nil {
 		return err
 	}
-	if env.wantJSON() {
-		enc := json.NewEncoder(env.stdout)
-		for _, d := range page.DeadLetters {
-			if err := enc.Encode(d); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SINCE\tEVENT\tSINK\tSTATE\tTYPE\tSUBJECT\tATTEMPTS\tLAST\tREASON")
-	for _, d := range page.DeadLetters {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.DeadAt.Local().Format("2006-01-02 15:04:05"), d.EventID, d.Sink, d.State, dash(d.Type), dash(d.Subject), d.Attempts, statusText(d.LastStatus), truncate(d.Reason, 100))
-	}
-	return tw.Flush()
+	env.listEnd(asJSON, n, more, "dead letters", "no dead letters match")
+	return nil
 }
 
 func truncate(s string, n int) string {

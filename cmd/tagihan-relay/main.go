@@ -47,6 +47,14 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		fmt.Fprint(stderr, usage)
 		return &usageError{"no command given"}
 	}
+	err := runCommand(ctx, args, environ, stdin, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	env := &cliEnv{ctx: ctx, environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch cmd {
@@ -73,6 +81,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case "healthcheck":
 		return cmdHealthcheck(env, rest)
 	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] != cmd {
+			// help CMD [SUB]: the same as CMD [SUB] --help.
+			return runCommand(ctx, append(rest[:len(rest):len(rest)], "--help"), environ, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version", "--version":
@@ -95,7 +107,7 @@ Service:
   serve [--env-file F]             run the service (webhook + admin listeners)
 
 Development:
-  send TYPE [--url U] [--secret S] [--id ID]
+  send TYPE [--url U] [--secret S] [--id ID] [--subject ID] [--document-number N]
                                    post a realistic signed TagihanAI delivery of TYPE
                                    (send --list shows the 24 types)
   verify --body FILE (--header "X-TagihanAI-Signature: ..." | --signature SIG [--timestamp TS]) [--secret S]
@@ -104,10 +116,10 @@ Development:
                                    re-deliver stored events to a URL, signed like TagihanAI, or to a sink
 
 Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline):
-  events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--all]
+  events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C] [--all]
   events show ID
   events resolve ID --sink S (--delivered [--document-number N] | --retry)
-  dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D]
+  dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]
   dead-letters redrive (ID... | --sink S | --type GLOB | --all)
   export [--out FILE] [--type GLOB] [--since D] [--until D]
   import FILE [--route]
@@ -117,6 +129,7 @@ Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline):
 Container:
   healthcheck [--live] [--url U]   exit 0 when /readyz (or /healthz) answers 200
 
+Every command takes --help (usage, flags, examples); "tagihan-relay help CMD" is the same.
 Common flags: --env-file F, --admin URL, --token T, --db FILE, --json
 Durations for --since/--until: 24h, 90m, or RFC 3339 times.
 

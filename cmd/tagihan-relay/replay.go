@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,19 @@ import (
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
+
+// errorCode is the short name of a failure for a summary: the admin API's
+// or the domain's error code, else "error".
+func errorCode(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("%d %s", ae.Status, ae.Code)
+	}
+	if c := relay.ErrorCode(err); c != "" {
+		return c
+	}
+	return "error"
+}
 
 // replayHeaders are original headers a replay does not copy: they are made
 // fresh for the new signature.
@@ -123,7 +137,7 @@ func cmdReplay(env *cliEnv, args []string) error {
 			}
 			if err := b.Replay(env.ctx, id, sink); err != nil {
 				failed++
-				codes[err.Error()]++
+				codes[errorCode(err)]++
 				fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
 				continue
 			}
@@ -182,10 +196,17 @@ func cmdReplay(env *cliEnv, args []string) error {
 	} else {
 		var parts []string
 		for c, n := range codes {
-			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
+			parts = append(parts, fmt.Sprintf("%s ×%d", c, n))
 		}
 		sort.Strings(parts)
-		fmt.Fprintf(env.stdout, "selected %d, sent %d, 2xx %d, failed %d %s\n", len(ids), sent, ok2xx, failed, strings.Join(parts, " "))
+		line := fmt.Sprintf("selected %d, sent %d, 2xx %d, failed %d", len(ids), sent, ok2xx, failed)
+		if sink != "" {
+			line = fmt.Sprintf("selected %d, queued to %s %d, failed %d", len(ids), sink, ok2xx, failed)
+		}
+		if len(parts) > 0 {
+			line += " (" + strings.Join(parts, ", ") + ")"
+		}
+		fmt.Fprintln(env.stdout, line)
 	}
 	if failed > 0 {
 		return errSilent

@@ -65,11 +65,13 @@ func signedRequest(url string, key, body []byte, eventID string, now time.Time) 
 
 func cmdSend(env *cliEnv, args []string) error {
 	fs := env.flags("send")
-	var url, secret, id string
+	var url, secret, id, subject, doc string
 	var list, printBody bool
 	fs.StringVar(&url, "url", "", "webhook URL (default http://<RELAY_LISTEN_ADDR>/webhooks/tagihanai)")
 	fs.StringVar(&secret, "secret", "", "signing secret (default: first of TAGIHANAI_WEBHOOK_SECRETS, else <RELAY_DATA_DIR>/webhook-secret)")
 	fs.StringVar(&id, "id", "", "event id (default a new random evt_...)")
+	fs.StringVar(&subject, "subject", "", "the TagihanAI transaction id the delivery is about: the subject of transaction.* events; payment, subscription and party ids are derived from it (default a new random UUID)")
+	fs.StringVar(&doc, "document-number", "", "the invoice number (default INV-<year>-<4 random digits>)")
 	fs.BoolVar(&list, "list", false, "list the 24 event types")
 	fs.BoolVar(&printBody, "print", false, "also print the body sent")
 	if err := env.parse(fs, args); err != nil {
@@ -88,7 +90,7 @@ func cmdSend(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := fixtures.Body(fs.Arg(0), fixtures.Options{EventID: id})
+	body, err := fixtures.Body(fs.Arg(0), fixtures.Options{EventID: id, TransactionID: subject, DocumentNumber: doc})
 	if err != nil {
 		return &usageError{err.Error() + " (send --list shows the 24 types)"}
 	}

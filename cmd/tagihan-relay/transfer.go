@@ -21,16 +21,28 @@ func (e *cliEnv) progress(total int64, what string) *progressbar.ProgressBar {
 	if !isTerminal(e.stderr) {
 		return nil
 	}
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(e.stderr),
+	return newProgress(e.stderr, total, what)
+}
+
+// newProgress is a bar of total events ("12,000/50,000"), or, when the
+// total is unknown (-1), a spinner with the count so far and the rate
+// ("1234 events, 5000 events/s"), never "1234/-".
+func newProgress(w io.Writer, total int64, what string) *progressbar.ProgressBar {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("events"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-	)
+	}
+	if total >= 0 {
+		opts = append(opts, progressbar.OptionSetPredictTime(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowTotalBytes(false), progressbar.OptionSetPredictTime(false))
+	}
+	return progressbar.NewOptions64(total, opts...)
 }
 
 func cmdExport(env *cliEnv, args []string) error {
@@ -271,8 +283,40 @@ func cmdCompact(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "compacted %s: %d → %d bytes (%s)\n", db, before.Size(), after.Size(), dst)
+	fmt.Fprintln(env.stdout, compactSummary(db, dst, before.Size(), after.Size(), out == ""))
 	return nil
+}
+
+// compactSummary says what compact did, in sizes a person reads.
+func compactSummary(db, dst string, before, after int64, replaced bool) string {
+	where := "written to " + dst
+	if replaced {
+		where = "the old file is kept as " + db + ".bak"
+	}
+	if after >= before {
+		return fmt.Sprintf("compacted %s: nothing to reclaim (%s before, %s after); %s", db, humanBytes(before), humanBytes(after), where)
+	}
+	return fmt.Sprintf("compacted %s: %s → %s, %s reclaimed (%.0f%%); %s", db, humanBytes(before), humanBytes(after),
+		humanBytes(before-after), 100*float64(before-after)/float64(before), where)
+}
+
+// humanBytes prints a size in B, KiB, MiB or GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %s", int64(v), suffix)
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
 }
 
 // isSnapshot reports whether a backup file is NDJSON (a NATS backend's

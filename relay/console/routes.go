@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -12,6 +13,7 @@ func (con *Console) Mount(e *echo.Echo) {
 	// Before routing, so that every console response carries the security
 	// headers, Echo's own 404 and 405 answers included.
 	e.Pre(secure)
+	e.Pre(headAsGet)
 
 	toUI := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/") }
 	e.GET("/", toUI)
@@ -49,3 +51,29 @@ func (con *Console) Mount(e *echo.Echo) {
 	}
 	e.RouteNotFound("/ui/*", notFound, pub...)
 }
+
+// headAsGet answers HEAD on console paths as GET would (200, or the same
+// 303) with the same headers and no body: monitors and link checkers use
+// HEAD. Echo routes by the request's method, so the method reads GET while
+// the GET route runs, and the body is dropped before the server sees it.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodHead || !(r.URL.Path == "/" || r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")) {
+			return next(c)
+		}
+		r.Method = http.MethodGet
+		defer func() { r.Method = http.MethodHead }()
+		res := c.Response()
+		res.Writer = headWriter{res.Writer}
+		return next(c)
+	}
+}
+
+// headWriter sends the headers and drops the body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// Unwrap lets http.ResponseController reach the real writer (Flush).
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -123,7 +123,7 @@ func TestAdmin_DeadLetters(t *testing.T) {
 		})
 	}
 	for _, tt := range []struct{ query, field string }{
-		{"state=lost", "state"}, {"limit=0", "limit"}, {"type=%5B", "type"}, {"cursor=AA", "cursor"}, {"since=today", "since"},
+		{"state=lost", "state"}, {"sink=nosuch", "sink"}, {"limit=0", "limit"}, {"type=%5B", "type"}, {"cursor=AA", "cursor"}, {"since=today", "since"},
 	} {
 		t.Run("Invalid/"+tt.query, func(t *testing.T) {
 			wantError(t, e.get(t, "/v1/dead-letters?"+tt.query), http.StatusBadRequest, relay.EINVALID, tt.field)
@@ -180,7 +180,12 @@ func TestAdmin_Redrive(t *testing.T) {
 		}
 	})
 	t.Run("IDs", func(t *testing.T) {
-		redrive(`{"ids":["evt_dl_1","evt_missing"]}`, 1)
+		// An unknown id is a 404 naming it, and nothing moves.
+		wantError(t, e.postAdmin(t, "/v1/dead-letters/redrive", `{"ids":["evt_dl_1","evt_missing"]}`), http.StatusNotFound, relay.ENOTFOUND, "evt_missing")
+		if got := sinkStates(e.storedEvent(t, "evt_dl_1"))["erp"]; got != relay.StateDead {
+			t.Errorf("evt_dl_1 erp %s after a refused redrive, want dead", got)
+		}
+		redrive(`{"ids":["evt_dl_1"]}`, 1)
 	})
 	t.Run("All", func(t *testing.T) {
 		redrive(`{"all":true}`, 1) // evt_dl_4; evt_dl_3 needs review

@@ -55,7 +55,7 @@ func ExampleExplain() {
 	// verdict:   FAIL timestamp_out_of_tolerance: signature: timestamp is older than the tolerance
 	// form:      t=<timestamp>,v1=<hex> (timestamp from t=)
 	// timestamp: 1767225300 = 2025-12-31T23:55:00Z
-	// skew:      now - t = 5m0s (tolerance ±4m0s): too old
+	// skew:      5 minutes in the past (now - t = 5m0s, tolerance ±4m0s): too old
 	// received:  #1 399e933cad10…
 	// expected:  secret #1 d3a18d1136e1…
 	// hint:      the timestamp is outside the window, and no signature matches either

@@ -140,7 +140,7 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "timestamp: %q is not a decimal Unix time\n", clip(r.Timestamp, 32))
 	default:
 		fmt.Fprintf(&b, "timestamp: %s = %s\n", r.Timestamp, r.Time.UTC().Format(time.RFC3339Nano))
-		fmt.Fprintf(&b, "skew:      now - t = %s (tolerance ±%s): %s\n", r.Skew, r.Tolerance, window(r.Skew, r.Tolerance))
+		fmt.Fprintf(&b, "skew:      %s (now - t = %s, tolerance ±%s): %s\n", Age(r.Skew), r.Skew, r.Tolerance, window(r.Skew, r.Tolerance))
 	}
 
 	if r.Form != "" {
@@ -189,6 +189,42 @@ func (r Report) hint() string {
 	default:
 		return "no secret produces a received signature: check the secret and TAGIHANAI_SECRET_ENCODING (raw keeps whsec_ in the key), and that the body is byte for byte what was signed"
 	}
+}
+
+// Age says how far a time lies from now, skew being now - t, in the unit a
+// person reads: "just now", "40 seconds in the past", "3 hours 12 minutes
+// in the future", "335 days in the past".
+func Age(skew time.Duration) string {
+	dir := "in the past"
+	if skew < 0 {
+		dir, skew = "in the future", -skew
+	}
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	var s string
+	switch {
+	case skew < time.Second:
+		return "just now"
+	case skew < time.Minute:
+		s = plural(int64(skew/time.Second), "second")
+	case skew < time.Hour:
+		s = plural(int64(skew/time.Minute), "minute")
+		if sec := int64(skew%time.Minute) / int64(time.Second); sec > 0 {
+			s += " " + plural(sec, "second")
+		}
+	case skew < 48*time.Hour:
+		s = plural(int64(skew/time.Hour), "hour")
+		if m := int64(skew%time.Hour) / int64(time.Minute); m > 0 {
+			s += " " + plural(m, "minute")
+		}
+	default:
+		s = plural(int64(skew/(24*time.Hour)), "day")
+	}
+	return s + " " + dir
 }
 
 func window(skew, tolerance time.Duration) string {

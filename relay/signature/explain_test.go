@@ -27,7 +27,7 @@ func TestExplain(t *testing.T) {
 		{"OK", func(d *delivery) {}, signature.Report{
 			OK: true, Form: "t,v1", Timestamp: testTS, Time: testNow, Tolerance: testTolerance,
 			Received: []string{cur}, Expected: []string{cur, prev}, MatchedSecret: 0,
-		}, []string{"verdict:   OK (signature matches secret #1)", "skew:      now - t = 0s (tolerance ±5m0s): within the window", "expected:  secret #1 " + cur + "… (matches)"}},
+		}, []string{"verdict:   OK (signature matches secret #1)", "skew:      just now (now - t = 0s, tolerance ±5m0s): within the window", "expected:  secret #1 " + cur + "… (matches)"}},
 		{"Rotation", func(d *delivery) {
 			d.sig, d.ts = signature.Sign(keyPrevious, testTS, d.body), testTS
 		}, signature.Report{
@@ -49,7 +49,7 @@ func TestExplain(t *testing.T) {
 			Received:      []string{signature.Sign(keyCurrent, stale, testBody)[:12]},
 			Expected:      []string{signature.Sign(keyCurrent, stale, testBody)[:12], signature.Sign(keyPrevious, stale, testBody)[:12]},
 			MatchedSecret: 0,
-		}, []string{"now - t = 1h0m0s (tolerance ±5m0s): too old", "signature is right (secret #1)"}},
+		}, []string{"skew:      1 hour in the past (now - t = 1h0m0s, tolerance ±5m0s): too old", "signature is right (secret #1)"}},
 		{"Missing", func(d *delivery) { d.sig = "" }, signature.Report{
 			Code: "missing_signature", Err: signature.ErrMissingSignature, Tolerance: testTolerance, MatchedSecret: -1,
 		}, []string{"form:      none"}},
@@ -86,5 +86,23 @@ func TestExplain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAge(t *testing.T) {
+	for _, tt := range []struct {
+		skew time.Duration
+		want string
+	}{
+		{0, "just now"},
+		{40 * time.Second, "40 seconds in the past"},
+		{-time.Second, "1 second in the future"},
+		{5*time.Minute + 3*time.Second, "5 minutes 3 seconds in the past"},
+		{-(3*time.Hour + 12*time.Minute), "3 hours 12 minutes in the future"},
+		{8055*time.Hour + 3*time.Minute + 14*time.Second, "335 days in the past"},
+	} {
+		if got := signature.Age(tt.skew); got != tt.want {
+			t.Errorf("Age(%v) = %q, want %q", tt.skew, got, tt.want)
+		}
 	}
 }

@@ -270,7 +270,9 @@ func itemCode(field, own, name string, cfg MapConfig) (string, error) {
 		return cfg.DefaultItemCode, nil
 	}
 	return "", &FieldError{field, &detail{ErrNoItemCode, fmt.Sprintf(
-		"none on the line, no ITEM_MAP entry for %q and no DEFAULT_ITEM_CODE", clip(name))}}
+		"none on the line, no ITEM_MAP entry for %q and no DEFAULT_ITEM_CODE: set the sink's DEFAULT_ITEM_CODE "+
+			"(SINK_<NAME>_DEFAULT_ITEM_CODE, one AccountingPlus item code for such lines) or add the product to its ITEM_MAP "+
+			"(a CSV of item_name,item_code), restart, then redrive the dead letter", clip(name))}}
 }
 
 // firstText returns the first non-empty of keys in obj; when none is set the

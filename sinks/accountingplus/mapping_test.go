@@ -225,7 +225,7 @@ func TestMap_Errors(t *testing.T) {
 		{"NoLineName", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","total":1}`,
 			ErrMissing, `items: no line_items, and neither description nor document_number to name the one line`},
 		{"TotalLineNoCode", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","description":"D","total":1}`,
-			ErrNoItemCode, `item_code: none on the line, no ITEM_MAP entry for "D" and no DEFAULT_ITEM_CODE`},
+			ErrNoItemCode, `item_code: none on the line, no ITEM_MAP entry for "D" and no DEFAULT_ITEM_CODE: set the sink's DEFAULT_ITEM_CODE (SINK_<NAME>_DEFAULT_ITEM_CODE, one AccountingPlus item code for such lines) or add the product to its ITEM_MAP (a CSV of item_name,item_code), restart, then redrive the dead letter`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
