@@ -18,6 +18,9 @@ type Metrics struct {
 	Received         *prometheus.CounterVec
 	IngestLatency    prometheus.Histogram
 	SignatureFailure *prometheus.CounterVec
+	// AuthFailures counts failed admin authentication by kind
+	// (bearer, login): adminhttp.AuthFailures feeds it.
+	AuthFailures     *prometheus.CounterVec
 	CommitLatency    prometheus.Histogram
 	CommitBatch      prometheus.Histogram
 	CommitErrors     prometheus.Counter
@@ -44,6 +47,10 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Name: "tagihan_relay_signature_failures_total",
 			Help: "Deliveries refused by signature verification, by code.",
 		}, []string{"code"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tagihan_relay_admin_auth_failures_total",
+			Help: "Failed admin authentication: kind=bearer (a /v1/ call without the right token), kind=login (a console login with a wrong token).",
+		}, []string{"kind"}),
 		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tagihan_relay_store_commit_duration_seconds",
 			Help:    "Duration of one store commit (write and fsync).",
@@ -72,6 +79,7 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Help: "Events removed by retention.",
 		}),
 	}
+	reg.MustRegister(m.AuthFailures)
 	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.CommitLatency, m.CommitBatch, m.CommitErrors,
 		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved,
 		&outboxCollector{stats: stats},
