@@ -27,6 +27,11 @@ type Metrics struct {
 	Deliveries       *prometheus.CounterVec
 	DeliveryLatency  *prometheus.HistogramVec
 	RetentionRemoved prometheus.Counter
+
+	// Overloaded counts deliveries answered 503 overloaded because the
+	// bodies in flight would pass RELAY_MAX_INFLIGHT_BYTES (the ingest
+	// limit feeds it).
+	Overloaded prometheus.Counter
 }
 
 // New creates the metrics and registers them, plus a collector that reads
@@ -79,11 +84,17 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Help: "Events removed by retention.",
 		}),
 	}
-	reg.MustRegister(m.AuthFailures)
+	m.Overloaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tagihan_relay_overloaded_total",
+		Help: "Deliveries answered 503 overloaded (Retry-After: 1): their body would have passed RELAY_MAX_INFLIGHT_BYTES.",
+	})
+	reg.MustRegister(m.Overloaded)
 	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.CommitLatency, m.CommitBatch, m.CommitErrors,
 		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved,
 		&outboxCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Failed admin authentication (adminhttp.AuthFailures).
+	reg.MustRegister(m.AuthFailures)
 	return m
 }
 
