@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -24,7 +25,9 @@ import (
 // the listener is loopback-only (checked at start) and /v1 is open. A
 // missing or wrong token is counted and logged by failures.
 func requireToken(token string, failures *adminhttp.AuthFailures) echo.MiddlewareFunc {
-	want := []byte(token)
+	// Compared as SHA-256 digests: equal lengths, so the time taken does
+	// not tell the token's length either.
+	want := sha256.Sum256([]byte(token))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if token == "" {
@@ -32,7 +35,8 @@ func requireToken(token string, failures *adminhttp.AuthFailures) echo.Middlewar
 			}
 			auth := c.Request().Header.Get(echo.HeaderAuthorization)
 			scheme, got, _ := strings.Cut(auth, " ")
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			digest := sha256.Sum256([]byte(strings.TrimSpace(got)))
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(digest[:], want[:]) != 1 {
 				failures.Record(adminhttp.AuthBearer, c.RealIP(), c.Path())
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tagihan-relay"`)
 				return relay.Errorf(relay.EUNAUTHORIZED, "missing or wrong bearer token")
