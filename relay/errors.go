@@ -16,6 +16,16 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 )
 
+// Refusals of the admin listener's request guard (SPEC 4, "Admin security").
+const (
+	// ECROSSSITE: a state-changing request sent by a page of another site.
+	ECROSSSITE = "cross_site"
+	// EFORBIDDENHOST: a Host header the admin listener does not answer to.
+	EFORBIDDENHOST = "forbidden_host"
+	// EUNSUPPORTEDMEDIA: a /v1/ request body of the wrong Content-Type.
+	EUNSUPPORTEDMEDIA = "unsupported_media_type"
+)
+
 // Error is the one application error type that crosses into the HTTP layer.
 type Error struct {
 	Code    string

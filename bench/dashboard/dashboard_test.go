@@ -147,7 +147,8 @@ func TestDashboard(t *testing.T) {
 		"tagihan_relay_store_commit_duration_seconds_bucket", "tagihan_relay_store_commit_batch_size_sum",
 		"tagihan_relay_outbox_depth", "tagihan_relay_outbox_oldest_pending_age_seconds", "tagihan_relay_deliveries_total",
 		"tagihan_relay_dead_letters", "tagihan_relay_needs_review", "tagihan_relay_signature_failures_total",
-		"tagihan_relay_store_commit_errors_total", "tagihan_relay_delivery_duration_seconds_bucket"} {
+		"tagihan_relay_store_commit_errors_total", "tagihan_relay_delivery_duration_seconds_bucket",
+		"tagihan_relay_admin_auth_failures_total", "tagihan_relay_overloaded_total"} {
 		if !used[want] {
 			t.Errorf("no panel uses %s", want)
 		}

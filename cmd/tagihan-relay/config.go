@@ -8,10 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
 	"github.com/tagihan-relay/tagihan-relay/sinks/file"
@@ -26,6 +29,8 @@ type Config struct {
 	ListenAddr        string        `env:"RELAY_LISTEN_ADDR" envDefault:"127.0.0.1:8080"`
 	AdminAddr         string        `env:"RELAY_ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
 	AdminToken        string        `env:"RELAY_ADMIN_TOKEN"`
+	AdminAllowedHosts []string      `env:"RELAY_ADMIN_ALLOWED_HOSTS"`
+	TrustedProxies    []string      `env:"RELAY_TRUSTED_PROXIES"`
 	DataDir           string        `env:"RELAY_DATA_DIR" envDefault:"./data"`
 	MaxBodyBytes      int64         `env:"RELAY_MAX_BODY_BYTES" envDefault:"1048576"`
 	Source            string        `env:"RELAY_SOURCE" envDefault:"tagihanai"`
@@ -54,6 +59,8 @@ type Config struct {
 	// Warnings are settings that are ignored (e.g. SINK_ACC_URL while no
 	// sink "acc" is named in RELAY_SINKS); serve logs them at start.
 	Warnings []string `env:"-"`
+	// Proxies are RELAY_TRUSTED_PROXIES parsed (filled by loadConfig).
+	Proxies adminhttp.TrustedProxies `env:"-"`
 }
 
 // SinkCommon are the keys every sink has (SINK_<NAME>_*).
@@ -228,6 +235,21 @@ func loadConfig(m map[string]string) (*Config, error) {
 	default:
 		bad("RELAY_LOG_LEVEL", c.LogLevel, errors.New("must be debug, info, warn or error"))
 	}
+	if c.AdminToken != "" {
+		if err := checkAdminToken(c.AdminToken); err != nil {
+			bad("RELAY_ADMIN_TOKEN", "", err)
+		}
+	}
+	if hosts, err := adminhttp.ParseAllowedHosts(c.AdminAllowedHosts); err != nil {
+		bad("RELAY_ADMIN_ALLOWED_HOSTS", "", err)
+	} else {
+		c.AdminAllowedHosts = hosts
+	}
+	if proxies, err := adminhttp.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("RELAY_TRUSTED_PROXIES", "", err)
+	} else {
+		c.Proxies = proxies
+	}
 	switch c.Backend {
 	case "bbolt":
 	case "nats":
@@ -299,6 +321,26 @@ func loadConfig(m map[string]string) (*Config, error) {
 		return &c, errors.Join(errs...)
 	}
 	return &c, nil
+}
+
+// MinAdminTokenLen is the shortest RELAY_ADMIN_TOKEN start-up accepts.
+const MinAdminTokenLen = 16
+
+// checkAdminToken refuses a weak admin token: shorter than
+// MinAdminTokenLen characters, or holding whitespace or control characters
+// (which also cannot travel in an Authorization header intact). The error
+// never contains the token.
+func checkAdminToken(token string) error {
+	if strings.ContainsFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errors.New("must not contain whitespace or control characters (generate one with: openssl rand -hex 32)")
+	}
+	if !utf8.ValidString(token) {
+		return errors.New("must be valid UTF-8 text (generate one with: openssl rand -hex 32)")
+	}
+	if n := utf8.RuneCountInString(token); n < MinAdminTokenLen {
+		return fmt.Errorf("too short: %d characters, at least %d are required (generate one with: openssl rand -hex 32)", n, MinAdminTokenLen)
+	}
+	return nil
 }
 
 func loadSinkConf(name string, m map[string]string) (*SinkConf, error) {

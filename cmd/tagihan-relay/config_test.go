@@ -82,12 +82,12 @@ func TestEnvMap_SecretFiles(t *testing.T) {
 	secrets := filepath.Join(dir, "secrets")
 	token := filepath.Join(dir, "token")
 	os.WriteFile(secrets, []byte("whsec_one\n# old one below\nwhsec_two\n"), 0o600)
-	os.WriteFile(token, []byte("tok-123\n"), 0o600)
+	os.WriteFile(token, []byte("tok-0123456789abcdef\n"), 0o600)
 	m, err := envMap([]string{"TAGIHANAI_WEBHOOK_SECRETS_FILE=" + secrets, "RELAY_ADMIN_TOKEN_FILE=" + token, "NATS_CREDS_FILE=/keep/as/path"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m["TAGIHANAI_WEBHOOK_SECRETS"] != "whsec_one,whsec_two" || m["RELAY_ADMIN_TOKEN"] != "tok-123" {
+	if m["TAGIHANAI_WEBHOOK_SECRETS"] != "whsec_one,whsec_two" || m["RELAY_ADMIN_TOKEN"] != "tok-0123456789abcdef" {
 		t.Fatalf("resolved %q / %q", m["TAGIHANAI_WEBHOOK_SECRETS"], m["RELAY_ADMIN_TOKEN"])
 	}
 	if _, ok := m["NATS_CREDS"]; ok {

@@ -7,20 +7,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/console"
 )
 
 // mountConsole returns the function that adds the web console (/ui/) to the
 // admin listener. recent counts the last hour's deliveries (the dispatcher
-// feeds it); g is read for the ingest counts.
-func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, recent *console.Recent, log *slog.Logger) (func(*echo.Echo), error) {
+// feeds it); g is read for the ingest counts; failures counts failed logins
+// with the admin API's wrong bearer tokens.
+func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, recent *console.Recent, failures *adminhttp.AuthFailures, log *slog.Logger) (func(*echo.Echo), error) {
 	sinks := make([]console.Sink, len(cfg.SinkConfs))
 	for i, sc := range cfg.SinkConfs {
 		kind := sc.Common.Kind
 		sinks[i] = console.Sink{Name: sc.Name, Kind: kind, CreateOnce: kind == "accountingplus" || kind == "onlinepajak"}
 	}
 	c, err := console.New(console.Config{
-		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Recent: recent, Gatherer: g, Log: log,
+		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Recent: recent, Gatherer: g, Log: log, AuthFailures: failures,
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/console"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
@@ -289,7 +290,9 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: disp.Notify}
 	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: disp.Notify}
 
-	mount, err := mountConsole(ops, cfg, reg, recent, log)
+	// One count and one log limit for wrong bearer tokens and console logins.
+	authFailures := adminhttp.NewAuthFailures(m.AuthFailures, log, time.Now)
+	mount, err := mountConsole(ops, cfg, reg, recent, authFailures, log)
 	if err != nil {
 		return err
 	}
@@ -311,7 +314,7 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	}, ready), log)
 	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
 		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready,
-		Mount: mount,
+		Mount: mount, AllowedHosts: cfg.AdminAllowedHosts, TrustedProxies: cfg.Proxies, AuthFailures: authFailures,
 	}), log)
 
 	if err := disp.Start(ctx); err != nil {

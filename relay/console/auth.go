@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // Cookie names. Both are HttpOnly, SameSite=Strict and scoped to /ui.
@@ -120,7 +121,7 @@ func (con *Console) handleLogin(c echo.Context) error {
 	got := sha256.Sum256([]byte(c.FormValue("token")))
 	want := sha256.Sum256([]byte(con.token))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		con.log.Warn("console login failed: wrong token", "remote", c.RealIP(), "name", name)
+		con.failures.Record(adminhttp.AuthLogin, c.RealIP(), c.Path())
 		nonce := con.loginNonce(c)
 		return con.render(c, http.StatusUnauthorized, "login", "Log in", loginPage{
 			CSRF: con.loginCSRF(nonce), Next: next, Name: name, Error: "That token is not the admin token.",
@@ -145,12 +146,13 @@ func (con *Console) handleLogout(c echo.Context) error {
 }
 
 // cookie returns a console cookie: HttpOnly, SameSite=Strict, Path=/ui,
-// Secure when the browser reached us over HTTPS. maxAge < 0 deletes it.
+// Secure when the browser reached us over HTTPS (c.Scheme(): the admin
+// listener believes X-Forwarded-Proto only from RELAY_TRUSTED_PROXIES).
+// maxAge < 0 deletes it.
 func (con *Console) cookie(c echo.Context, name, value string, maxAge time.Duration) *http.Cookie {
-	r := c.Request()
 	ck := &http.Cookie{
 		Name: name, Value: value, Path: "/ui", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+		Secure: c.Scheme() == "https",
 	}
 	if maxAge < 0 {
 		ck.MaxAge = -1

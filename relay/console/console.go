@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // Sink describes one configured sink to the console.
@@ -39,6 +39,9 @@ type Config struct {
 	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AuthFailures counts and logs failed logins (share the admin API's,
+	// so one metric and one log limit cover both); nil counts nothing.
+	AuthFailures *adminhttp.AuthFailures
 }
 
 // SessionTTL is how long a console session lasts after login.
@@ -59,8 +62,7 @@ type Console struct {
 	localCSRF string
 	// loginKey signs the login form's CSRF token (see loginCSRF).
 	loginKey []byte
-	// cop rejects cross-origin POSTs by Sec-Fetch-Site and Origin.
-	cop *http.CrossOriginProtection
+	failures *adminhttp.AuthFailures
 }
 
 // New returns a console over cfg.Ops. It parses the embedded templates, so
@@ -76,14 +78,16 @@ func New(cfg Config) (*Console, error) {
 	c := &Console{
 		ops: cfg.Ops, token: cfg.Token, sinks: cfg.Sinks, recent: cfg.Recent, gatherer: cfg.Gatherer,
 		log: cfg.Log, now: cfg.Now, pages: p,
-		localCSRF: randomToken(), loginKey: []byte(randomToken()),
-		cop: http.NewCrossOriginProtection(),
+		localCSRF: randomToken(), loginKey: []byte(randomToken()), failures: cfg.AuthFailures,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.failures == nil {
+		c.failures = adminhttp.NewAuthFailures(nil, c.log, c.now)
 	}
 	c.sessions = newSessions(SessionTTL, c.now)
 	return c, nil

@@ -18,9 +18,11 @@
 // call on relay.Operations, the same one the /v1 API makes, with the operator
 // "console:<login name>" so the event's history says who did it (without a
 // token, "console:operator"). It imports Echo (it is an HTTP adapter) and the
-// Prometheus client (to read the ingest counter), but never the store, a
-// sink or httpapi; only its tests use the bbolt store and httpapi, to prove
-// it fits. It loads nothing from another origin.
+// Prometheus client (to read the ingest counter), and adminhttp for the
+// rules it shares with the /v1 API (the event-id rule, the cross-site rule,
+// auth-failure accounting), but never the store, a sink or httpapi; only its
+// tests use the bbolt store and httpapi, to prove it fits. It loads nothing
+// from another origin.
 //
 // # Sessions and CSRF
 //
@@ -30,5 +32,8 @@
 // only, so logout ends one and a restart ends all. Every POST carries a CSRF
 // token (the session's, or a per-process one when no token is configured and
 // the listener is loopback-only) and is refused with 403 when the token is
-// wrong or Sec-Fetch-Site/Origin say the request is cross-origin.
+// wrong or Sec-Fetch-Site/Origin say another site sent it
+// (adminhttp.CrossSite, which the admin listener's guard also applies to
+// every request before routing). Failed logins are counted and logged by
+// adminhttp.AuthFailures, shared with the API's bearer check.
 package console

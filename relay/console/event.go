@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // eventView is the event detail page's data.
@@ -74,14 +75,9 @@ func kindLabel(s Sink) string {
 	return s.Name
 }
 
-// eventID reads the path-escaped event id of the route.
-func eventID(c echo.Context) (string, error) {
-	id, err := url.PathUnescape(c.Param("id"))
-	if err != nil || id == "" {
-		return "", relay.Errorf(relay.EINVALID, "id: not a valid event id")
-	}
-	return id, nil
-}
+// eventID reads the path-escaped event id of the route by the rule the
+// admin API shares (adminhttp.PathID).
+func eventID(c echo.Context) (string, error) { return adminhttp.PathID(c, "id") }
 
 // documentNumber is what a sink's result calls the document it created.
 func documentNumber(result map[string]string) string {

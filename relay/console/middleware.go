@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // Security headers of every console response (SPEC 4.2).
@@ -85,14 +86,16 @@ func (con *Console) errorPage(next echo.HandlerFunc) echo.HandlerFunc {
 var errForbidden = echo.NewHTTPError(http.StatusForbidden,
 	"This form was refused: it did not come from this console page (missing or stale CSRF token, or another site). Reload the page and try again.")
 
-// checkPost refuses, with 403, a POST that another origin sent (by
-// Sec-Fetch-Site or Origin) or that lacks the CSRF token want returns,
-// compared in constant time. It also caps the form's size.
+// checkPost refuses, with 403, a POST that another site sent (by
+// Sec-Fetch-Site or Origin: the admin listener's one rule,
+// adminhttp.CrossSite, which its guard applies before routing too) or that
+// lacks the CSRF token want returns, compared in constant time. It also
+// caps the form's size.
 func (con *Console) checkPost(want func(c echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if err := con.cop.Check(r); err != nil {
+			if err := adminhttp.CrossSite(r, c.Scheme()); err != nil {
 				con.log.Warn("console refused a cross-origin POST", "path", r.URL.Path, "origin", r.Header.Get("Origin"),
 					"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 				return errForbidden

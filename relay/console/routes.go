@@ -8,7 +8,9 @@ import (
 )
 
 // Mount adds the console's routes to the admin listener's Echo. Every path
-// the console serves is listed here.
+// the console serves is listed here. Mount it through httpapi.Admin.Mount:
+// AdminHandler sets the Echo's IP and scheme extractors (trusted proxies)
+// and puts the Host and cross-site guard in front of every path.
 func (con *Console) Mount(e *echo.Echo) {
 	// Before routing, so that every console response carries the security
 	// headers, Echo's own 404 and 405 answers included.

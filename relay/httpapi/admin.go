@@ -2,12 +2,13 @@ package httpapi
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // requireToken guards /v1: with a token configured every call needs
 // "Authorization: Bearer <token>" (compared in constant time); without one
-// the listener is loopback-only (checked at start) and /v1 is open.
-func requireToken(token string) echo.MiddlewareFunc {
-	want := []byte(token)
+// the listener is loopback-only (checked at start) and /v1 is open. A
+// missing or wrong token is counted and logged by failures.
+func requireToken(token string, failures *adminhttp.AuthFailures) echo.MiddlewareFunc {
+	// Compared as SHA-256 digests: equal lengths, so the time taken does
+	// not tell the token's length either.
+	want := sha256.Sum256([]byte(token))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if token == "" {
@@ -30,12 +35,37 @@ func requireToken(token string) echo.MiddlewareFunc {
 			}
 			auth := c.Request().Header.Get(echo.HeaderAuthorization)
 			scheme, got, _ := strings.Cut(auth, " ")
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			digest := sha256.Sum256([]byte(strings.TrimSpace(got)))
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(digest[:], want[:]) != 1 {
+				failures.Record(adminhttp.AuthBearer, c.RealIP(), c.Path())
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tagihan-relay"`)
 				return relay.Errorf(relay.EUNAUTHORIZED, "missing or wrong bearer token")
 			}
 			return next(c)
 		}
+	}
+}
+
+// requireBodyType refuses, with 415, a state-changing /v1/ request whose
+// Content-Type is not application/json (application/x-ndjson for
+// /v1/import). It holds for empty bodies too: no /v1/ call does anything
+// useful without a body, and a browser can send neither type to another
+// origin without a CORS preflight, which this listener never grants.
+func requireBodyType(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !adminhttp.Unsafe(r.Method) {
+			return next(c)
+		}
+		want := echo.MIMEApplicationJSON
+		if c.Path() == "/v1/import" {
+			want = "application/x-ndjson"
+		}
+		got, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+		if err != nil || got != want {
+			return relay.Errorf(relay.EUNSUPPORTEDMEDIA, "Content-Type: the body must be %s", want)
+		}
+		return next(c)
 	}
 }
 
@@ -47,24 +77,9 @@ func operator(c echo.Context) string {
 	return "api"
 }
 
-// idParam returns the event id of the route, which clients path-escape.
-// Echo matches on URL.RawPath when it is set (the escaping differs from the
-// default, e.g. an escaped "/") and on the already decoded URL.Path
-// otherwise, so the param is unescaped only in the first case: unescaping a
-// decoded "evt 100%" would fail, and a decoded "evt%2Fx" would become "evt/x".
-func idParam(c echo.Context) (string, error) {
-	id := c.Param("id")
-	if c.Request().URL.RawPath != "" {
-		var err error
-		if id, err = url.PathUnescape(id); err != nil {
-			id = ""
-		}
-	}
-	if id == "" {
-		return "", relay.Errorf(relay.EINVALID, "id: not a valid path-escaped event id")
-	}
-	return id, nil
-}
+// idParam returns the event id of the route by the rule the console
+// shares (adminhttp.PathID).
+func idParam(c echo.Context) (string, error) { return adminhttp.PathID(c, "id") }
 
 // parseTime reads an RFC 3339 query parameter.
 func parseTime(c echo.Context, name string) (time.Time, error) {

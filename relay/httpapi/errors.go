@@ -13,6 +13,10 @@ import (
 // statusOf maps an application error code to its HTTP status.
 func statusOf(code string) int {
 	switch code {
+	case relay.EFORBIDDENHOST, relay.ECROSSSITE:
+		return http.StatusForbidden
+	case relay.EUNSUPPORTEDMEDIA:
+		return http.StatusUnsupportedMediaType
 	case relay.EINVALID:
 		return http.StatusBadRequest
 	case relay.EUNAUTHORIZED:

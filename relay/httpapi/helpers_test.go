@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
@@ -101,6 +102,10 @@ type envOptions struct {
 	// IngestStore, when set, wraps the store the receiver ingests into (to
 	// inject failures); the admin API keeps the real store.
 	IngestStore func(relay.Store) relay.Store
+	// AllowedHosts and Proxies are RELAY_ADMIN_ALLOWED_HOSTS and
+	// RELAY_TRUSTED_PROXIES, parsed.
+	AllowedHosts []string
+	Proxies      adminhttp.TrustedProxies
 }
 
 // relayEnv is one relay as cmd/tagihan-relay/serve.go wires it, over a real
@@ -163,7 +168,8 @@ func newEnv(t testing.TB, o envOptions) *relayEnv {
 		Verifier: signature.NewVerifier(e.Keys, tolerance).WithClock(e.Clock.Now),
 		Receiver: receiver, Metrics: m, Log: log, MaxBody: o.MaxBody, Now: e.Clock.Now,
 	}, e.Ready.Load)
-	admin := httpapi.AdminHandler(httpapi.Admin{Ops: e.Ops, Token: o.Token, Gatherer: reg, Log: log, Ready: e.Ready.Load})
+	admin := httpapi.AdminHandler(httpapi.Admin{Ops: e.Ops, Token: o.Token, Gatherer: reg, Log: log, Ready: e.Ready.Load,
+		AllowedHosts: o.AllowedHosts, TrustedProxies: o.Proxies, AuthFailures: adminhttp.NewAuthFailures(m.AuthFailures, log, e.Clock.Now)})
 	e.Public = startServer(t, public, log)
 	e.Admin = startServer(t, admin, log)
 

@@ -21,7 +21,7 @@ func adminRoutes(e *echo.Echo, a Admin) {
 	e.GET("/healthz", handleHealth)
 	e.GET("/readyz", handleReady(a.Ready))
 
-	v1 := e.Group("/v1", requireToken(a.Token))
+	v1 := e.Group("/v1", requireToken(a.Token, a.AuthFailures), requireBodyType)
 	v1.GET("/events", handleListEvents(a.Ops))
 	v1.GET("/events/:id", handleGetEvent(a.Ops))
 	v1.POST("/events/:id/replay", handleReplay(a.Ops))
@@ -34,7 +34,7 @@ func adminRoutes(e *echo.Echo, a Admin) {
 	v1.GET("/backup", handleBackup(a.Ops.Store))
 
 	// Profiles for diagnosing the ingest path (same auth as /v1).
-	dbg := e.Group("/debug/pprof", requireToken(a.Token))
+	dbg := e.Group("/debug/pprof", requireToken(a.Token, a.AuthFailures))
 	dbg.GET("/*", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
 	dbg.GET("/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
 	dbg.GET("/trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))

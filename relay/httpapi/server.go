@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
 // Admin is what the admin listener needs.
@@ -22,6 +23,16 @@ type Admin struct {
 	Ready    func() bool
 	// Mount, when set, adds more routes (the console) to the admin Echo.
 	Mount func(e *echo.Echo)
+	// AllowedHosts are RELAY_ADMIN_ALLOWED_HOSTS (adminhttp.ParseAllowedHosts):
+	// names besides the loopback ones that the listener answers to. The Host
+	// allow-list is enforced without a Token, and with one when this is set.
+	AllowedHosts []string
+	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto
+	// (RELAY_TRUSTED_PROXIES); nobody else's are believed.
+	TrustedProxies adminhttp.TrustedProxies
+	// AuthFailures counts and logs wrong bearer tokens (and the console's
+	// failed logins, when it is given the same one); nil counts nothing.
+	AuthFailures *adminhttp.AuthFailures
 }
 
 // newEcho returns an Echo with our error handler and panic recovery.
@@ -44,13 +55,26 @@ func PublicHandler(in Ingest, ready func() bool) http.Handler {
 	return e
 }
 
-// AdminHandler returns the admin listener's handler.
+// AdminHandler returns the admin listener's handler. Before routing, every
+// request passes the guard (adminhttp.Guard: Host allow-list, cross-site
+// refusal), the console's included.
 func AdminHandler(a Admin) http.Handler {
+	if a.Log == nil {
+		a.Log = slog.New(slog.DiscardHandler)
+	}
+	if a.AuthFailures == nil {
+		a.AuthFailures = adminhttp.NewAuthFailures(nil, a.Log, nil)
+	}
 	e := newEcho(a.Log)
+	a.TrustedProxies.Configure(e)
 	adminRoutes(e, a)
 	if a.Mount != nil {
 		a.Mount(e)
 	}
+	// Added after Mount, so it runs after the console's Pre middleware and
+	// a refused /ui/ request still carries the console's security headers.
+	guard := &adminhttp.Guard{CheckHost: a.Token == "" || len(a.AllowedHosts) > 0, AllowedHosts: a.AllowedHosts}
+	e.Pre(guard.Middleware)
 	return e
 }
 

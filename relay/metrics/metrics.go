@@ -18,12 +18,20 @@ type Metrics struct {
 	Received         *prometheus.CounterVec
 	IngestLatency    prometheus.Histogram
 	SignatureFailure *prometheus.CounterVec
+	// AuthFailures counts failed admin authentication by kind
+	// (bearer, login): adminhttp.AuthFailures feeds it.
+	AuthFailures     *prometheus.CounterVec
 	CommitLatency    prometheus.Histogram
 	CommitBatch      prometheus.Histogram
 	CommitErrors     prometheus.Counter
 	Deliveries       *prometheus.CounterVec
 	DeliveryLatency  *prometheus.HistogramVec
 	RetentionRemoved prometheus.Counter
+
+	// Overloaded counts deliveries answered 503 overloaded because the
+	// bodies in flight would pass RELAY_MAX_INFLIGHT_BYTES (the ingest
+	// limit feeds it).
+	Overloaded prometheus.Counter
 }
 
 // New creates the metrics and registers them, plus a collector that reads
@@ -44,6 +52,10 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Name: "tagihan_relay_signature_failures_total",
 			Help: "Deliveries refused by signature verification, by code.",
 		}, []string{"code"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tagihan_relay_admin_auth_failures_total",
+			Help: "Failed admin authentication: kind=bearer (a /v1/ call without the right token), kind=login (a console login with a wrong token).",
+		}, []string{"kind"}),
 		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tagihan_relay_store_commit_duration_seconds",
 			Help:    "Duration of one store commit (write and fsync).",
@@ -72,10 +84,17 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Help: "Events removed by retention.",
 		}),
 	}
+	m.Overloaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tagihan_relay_overloaded_total",
+		Help: "Deliveries answered 503 overloaded (Retry-After: 1): their body would have passed RELAY_MAX_INFLIGHT_BYTES.",
+	})
+	reg.MustRegister(m.Overloaded)
 	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.CommitLatency, m.CommitBatch, m.CommitErrors,
 		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved,
 		&outboxCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Failed admin authentication (adminhttp.AuthFailures).
+	reg.MustRegister(m.AuthFailures)
 	return m
 }
 
