@@ -19,6 +19,10 @@ const DefaultBaseURL = "http://api.staging-achilles.systems"
 // DefaultLookupTimeout bounds one look-up of an invoice by invoiceNumber.
 const DefaultLookupTimeout = 10 * time.Second
 
+// DefaultLookupGrace is how long after an attempt with an unknown outcome
+// began a look-up that finds nothing still proves nothing (LOOKUP_GRACE).
+const DefaultLookupGrace = 2 * time.Minute
+
 // Config is the sink's configuration, parsed by the caller with
 // caarlos0/env and the prefix SINK_<NAME>_.
 type Config struct {
@@ -44,6 +48,14 @@ type Config struct {
 	// an unknown outcome runs after the attempt's own deadline has passed, so
 	// it gets this much time of its own.
 	LookupTimeout time.Duration `env:"LOOKUP_TIMEOUT" envDefault:"10s"`
+	// LookupGrace is how long after an attempt with an unknown outcome
+	// began (a timeout after the POST was sent, a crash mid-request) the
+	// API may still be creating that invoice: until then a look-up that
+	// finds nothing is followed by another look-up, never by a second POST.
+	// It must be longer than the slowest commit seen from OnlinePajak; the
+	// cost is that a POST that truly failed is sent again only after it.
+	// Zero means DefaultLookupGrace.
+	LookupGrace time.Duration `env:"LOOKUP_GRACE" envDefault:"2m"`
 }
 
 // Deps are the sink's collaborators.
@@ -63,6 +75,7 @@ type Sink struct {
 	userID        string
 	mapCfg        MapConfig
 	lookupTimeout time.Duration
+	lookupGrace   time.Duration
 	client        *http.Client
 	now           func() time.Time
 }
@@ -113,6 +126,13 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 	case lookupTimeout == 0:
 		lookupTimeout = DefaultLookupTimeout
 	}
+	lookupGrace := cfg.LookupGrace
+	switch {
+	case lookupGrace < 0:
+		bad("LOOKUP_GRACE", lookupGrace.String(), false, errors.New("must not be negative"))
+	case lookupGrace == 0:
+		lookupGrace = DefaultLookupGrace
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -135,6 +155,7 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		userID:        userID,
 		mapCfg:        mapCfg,
 		lookupTimeout: lookupTimeout,
+		lookupGrace:   lookupGrace,
 		client:        client,
 		now:           now,
 	}, nil
