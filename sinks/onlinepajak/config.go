@@ -44,9 +44,8 @@ type Config struct {
 	NPWPKey string `env:"NPWP_KEY" envDefault:"npwp"`
 	// FakturKeys are the metadata keys of the faktur number, first match wins.
 	FakturKeys []string `env:"FAKTUR_KEYS" envDefault:"faktur_number,nomor_faktur,documentNumber"`
-	// LookupTimeout bounds each look-up by invoiceNumber. The look-up after
-	// an unknown outcome runs after the attempt's own deadline has passed, so
-	// it gets this much time of its own.
+	// LookupTimeout bounds each look-up by invoiceNumber (within the
+	// attempt's own TIMEOUT).
 	LookupTimeout time.Duration `env:"LOOKUP_TIMEOUT" envDefault:"10s"`
 	// LookupGrace is how long after an attempt with an unknown outcome
 	// began (a timeout after the POST was sent, a crash mid-request) the
@@ -63,7 +62,9 @@ type Deps struct {
 	// HTTP is the shared client, without a Timeout: each attempt's ctx
 	// carries the deadline. The sink never follows redirects with it.
 	HTTP *http.Client
-	// Now is the clock, used to read Retry-After dates. time.Now when nil.
+	// Now is the clock, used to read Retry-After dates and to measure
+	// LOOKUP_GRACE from Outbound.PriorUnknownAt (the dispatcher's clock: give
+	// both the same one). time.Now when nil.
 	Now func() time.Time
 }
 

@@ -104,10 +104,11 @@ func (s *Sink) settleUnknown(ctx context.Context, number string, began time.Time
 
 // lookupDelay is how long to wait for the next look-up, since after the
 // unknown attempt began, with grace in all: as long again as has passed
-// (at least grace/8), and never past the end of the grace, so that the
-// look-ups spread over the grace (a grace of 2m after a 3s timeout: at
-// about 3s, 18s, 36s, 72s and 2m) and the last one falls at its end.
-// Past the grace (a rate-limited look-up) it is grace/8.
+// (at least grace/8 and 1s), and never past the end of the grace, so that
+// the look-ups spread over the grace instead of bunching at its start (a
+// grace of 2m after a 3s timeout: at about 18s, 36s, 72s and 2m) and the
+// last one falls at its end. Past the grace (a rate-limited look-up) it is
+// grace/8.
 func lookupDelay(since, grace time.Duration) time.Duration {
 	step := max(since, grace/8, time.Second)
 	if since >= grace {
