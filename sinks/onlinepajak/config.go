@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 // DefaultBaseURL is the API host used when BASE_URL is unset: the staging
@@ -117,8 +118,8 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		NPWPKey:           cfg.NPWPKey,
 		FakturKeys:        cfg.FakturKeys,
 	}.withDefaults()
-	if !isPlainDecimal(mapCfg.VATRate) {
-		bad("VAT_RATE", cfg.VATRate, false, errors.New("not a plain decimal (e.g. 12 or 11.5)"))
+	if _, err := decimal.Parse(mapCfg.VATRate, decimal.OnlinePajak); err != nil {
+		bad("VAT_RATE", cfg.VATRate, false, errors.New("not a plain decimal with at most 2 fraction digits (e.g. 12 or 11.5)"))
 	}
 	lookupTimeout := cfg.LookupTimeout
 	switch {

@@ -128,10 +128,14 @@
 //     transactionType 4 or 5, documentType 1, 2, 3, 5, 8): the lists predate
 //     Coretax's numbering, and the API validates them itself. Numeric
 //     metadata values are taken as their text.
-//  11. Decimals are unsigned digits with an optional fraction (at most 40
-//     characters), from a JSON number or a JSON string; no exponent, sign,
-//     grouping or rounding, and "350000.00" stays "350000.00". The reference
-//     sets no limit on fraction digits.
+//  11. Decimals (quantity, unitPrice, discount, VAT_RATE) follow
+//     decimal.OnlinePajak, the same rules as AccountingPlus's: plain
+//     unsigned digits without leading zeros ("007" is refused), an optional
+//     fraction of at most 2 digits as written, integer part within int64;
+//     from a JSON number or a JSON string; no exponent, sign, grouping or
+//     rounding, and "350000.00" stays "350000.00". The reference documents no
+//     precision and shows whole numbers only; sinks/internal/decimal says why
+//     these rules were chosen.
 //  12. Without line items, one line is sent: the transaction's description
 //     (else document_number), quantity 1, and as unit price the amount before
 //     VAT, subtotal, else total when there is no non-zero tax_amount; else it
