@@ -83,7 +83,9 @@
 // PriorUnknownAt comes from the dispatcher's clock and the grace is
 // measured on Deps.Now, so both must be the same clock (time.Now in
 // production). After a crash the store sets it to the resume time, which
-// only lengthens the wait.
+// only lengthens the wait. With several replicas (NATS) the look-up may run
+// on another replica than the POST: a clock ahead by d shortens the grace by
+// d, so replicas' clocks must be synchronized (NTP) to well below the grace.
 //
 // # Assumptions where the reference is ambiguous
 //
