@@ -283,8 +283,11 @@ func (d *Dispatcher) deliver(s *SinkSpec, c Claim) (Attempt, Transition) {
 	if d.observe != nil {
 		d.observe(s.Name, res, elapsed)
 	}
-	t := d.transition(s, c, res, start.Add(elapsed))
+	t := d.transition(s, c, res, start, start.Add(elapsed))
 	a := Attempt{At: start.UTC(), Duration: elapsed, Outcome: res.Outcome.String(), StatusCode: res.StatusCode, Error: res.Reason}
+	if res.Lookup {
+		a.Action = "lookup"
+	}
 	if res.Outcome == OutcomeDelivered || res.Outcome == OutcomeSkipped {
 		a.Error = ""
 		if res.Outcome == OutcomeSkipped {
@@ -338,8 +341,25 @@ func docOrDash(s string) string {
 	return s
 }
 
-// transition decides the delivery's next state from an attempt's result.
-func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, now time.Time) Transition {
+// transition decides the delivery's next state from an attempt that began
+// at start and ended at now.
+//
+// Unknown outcomes at a sink that checks them (ChecksUnknown) are settled
+// by look-ups, not by an operator: the unknown send goes back to pending
+// (PriorUnknown, PriorUnknownAt = when it began) due after the sink's
+// RetryAfter; each look-up that cannot settle it yet (OutcomeRecheck) does
+// the same; neither counts against the retry schedule. The send is counted
+// once a look-up settles it: found is Delivered, "it did nothing" is a
+// Transient look-up that takes the send's place in the schedule (and may
+// spend it). Only a look-up that fails is reviewed (ReviewUnknown).
+func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, start, now time.Time) Transition {
+	// When the latest unknown attempt began: this one, if it is a send with
+	// an unknown outcome; else the one the claim carries (this attempt's
+	// start when the record predates the field: later, so never shorter).
+	unknownAt := c.PriorUnknownAt
+	if res.Outcome == OutcomeUnknown && !res.Lookup || unknownAt.IsZero() {
+		unknownAt = start.UTC()
+	}
 	switch res.Outcome {
 	case OutcomeDelivered:
 		t := Transition{State: StateDelivered, Result: res.Result}
@@ -356,9 +376,24 @@ func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, now time.Time)
 	case OutcomePermanent:
 		return Transition{State: StateDead, Reason: res.Reason}
 	case OutcomeUnknown:
-		if s.ReviewUnknown {
+		checks := s.ChecksUnknown && !res.Lookup
+		if s.ReviewUnknown && !checks {
 			return Transition{State: StateNeedsReview, Reason: "outcome unknown: " + res.Reason}
 		}
+		if checks {
+			delay := min(res.RetryAfter, MaxRetryAfter)
+			if delay <= 0 {
+				delay, _ = NextDelay(s.Schedule, c.ScheduleAttempt, 0, d.rnd)
+			}
+			return Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason,
+				PriorUnknown: true, PriorUnknownAt: unknownAt, KeepSchedule: true}
+		}
+	case OutcomeRecheck:
+		if c.PriorUnknown {
+			return Transition{State: StatePending, NextAt: now.Add(min(max(res.RetryAfter, 0), MaxRetryAfter)), Reason: res.Reason,
+				PriorUnknown: true, PriorUnknownAt: unknownAt, KeepSchedule: true}
+		}
+		// Nothing to check: a sink's mistake, retried on the schedule.
 	case OutcomeTransient:
 	default:
 		return Transition{State: StateDead, Reason: fmt.Sprintf("sink returned an invalid outcome %d", res.Outcome)}
@@ -368,6 +403,13 @@ func (d *Dispatcher) transition(s *SinkSpec, c Claim, res Result, now time.Time)
 		return Transition{State: StateDead, Reason: fmt.Sprintf("retry schedule exhausted after %d attempts: %s", c.ScheduleAttempt, res.Reason)}
 	}
 	// An unknown outcome stays known until the delivery finishes: a later
-	// transient failure does not prove the earlier attempt did nothing.
-	return Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason, PriorUnknown: res.Outcome == OutcomeUnknown || c.PriorUnknown}
+	// transient failure does not prove the earlier attempt did nothing. A
+	// transient look-up does: it settled that the earlier attempt did
+	// nothing.
+	prior := (res.Outcome == OutcomeUnknown || c.PriorUnknown) && !(res.Lookup && res.Outcome == OutcomeTransient)
+	t := Transition{State: StatePending, NextAt: now.Add(delay), Reason: res.Reason, PriorUnknown: prior}
+	if prior {
+		t.PriorUnknownAt = unknownAt
+	}
+	return t
 }

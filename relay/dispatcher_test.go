@@ -673,3 +673,150 @@ func TestDispatcher_Stop(t *testing.T) {
 		}
 	})
 }
+
+// TestDispatcher_ChecksUnknown: at a sink that checks unknown outcomes by
+// looking up (ChecksUnknown), the unknown send and the look-ups that cannot
+// settle it yet (Recheck) do not spend the retry schedule and keep when the
+// unknown send began; a Transient look-up settles it and takes its place in
+// the schedule; only a failed look-up is reviewed.
+func TestDispatcher_ChecksUnknown(t *testing.T) {
+	type call struct {
+		Attempt      int
+		PriorUnknown bool
+		SinceSend    bool // PriorUnknownAt is the unknown send's start
+	}
+	// script answers attempt n (from 1) with results[n-1] and records what
+	// the sink was told.
+	script := func(results ...relay.Result) (*fakeSink, func() []call, func(relay.DeliveryState)) {
+		var mu sync.Mutex
+		var calls []call
+		var priors []time.Time
+		sink := &fakeSink{DeliverFn: func(ctx context.Context, o *relay.Outbound) relay.Result {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, call{Attempt: o.Attempt, PriorUnknown: o.PriorUnknown})
+			priors = append(priors, o.PriorUnknownAt)
+			if len(calls) > len(results) {
+				return relay.Permanent(0, "unexpected attempt")
+			}
+			return results[len(calls)-1]
+		}}
+		get := func() []call {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]call(nil), calls...)
+		}
+		// fill marks the calls whose PriorUnknownAt is the start of the
+		// first attempt (the unknown send), from the recorded history.
+		fill := func(d relay.DeliveryState) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range calls {
+				calls[i].SinceSend = !priors[i].IsZero() && priors[i].Equal(d.History[0].At)
+			}
+		}
+		return sink, get, fill
+	}
+	soon := time.Millisecond
+	unknownSend := relay.Result{Outcome: relay.OutcomeUnknown, RetryAfter: soon, Reason: "no answer after the invoice was sent"}
+	notYet := relay.Recheck(404, soon, "not found yet")
+	settled := relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 404, Lookup: true, Reason: "not found after the grace"}
+	actions := func(d relay.DeliveryState) []string {
+		var out []string
+		for _, a := range d.History {
+			out = append(out, a.Action+":"+a.Outcome)
+		}
+		return out
+	}
+
+	t.Run("LookupsDoNotSpendTheSchedule", func(t *testing.T) {
+		// Schedule "1ms": two sends. Four look-ups in between change nothing.
+		sink, calls, fill := script(unknownSend, notYet, notYet, notYet, settled, relay.Transient(503, 0, "busy"))
+		sp := spec(t, "tax", sink, "1ms")
+		sp.ReviewUnknown, sp.ChecksUnknown, sp.CreateOnce = true, true, true
+		h := startHarness(t, sp)
+		id := h.ingest(t, "transaction.sent", eventOpts("evt_checks_schedule", ""))
+		d := h.waitState(t, 10*time.Second, id, "tax", relay.StateDead)
+		fill(d)
+		want := []call{{1, false, false}, {2, true, true}, {3, true, true}, {4, true, true}, {5, true, true}, {6, false, false}}
+		if diff := cmp.Diff(want, calls()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+		wantHistory := []string{":unknown", "lookup:recheck", "lookup:recheck", "lookup:recheck", "lookup:transient", ":transient"}
+		if diff := cmp.Diff(wantHistory, actions(d)); diff != "" {
+			t.Errorf("history (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(d.LastError, "busy") || d.PriorUnknown {
+			t.Errorf("dead delivery: last error %q, prior unknown %v", d.LastError, d.PriorUnknown)
+		}
+		if dl, err := h.ops.ListDeadLetters(context.Background(), relay.DeadLetterFilter{}); err != nil || len(dl.DeadLetters) != 1 ||
+			!strings.Contains(dl.DeadLetters[0].Reason, "retry schedule exhausted after 2 attempts") {
+			t.Errorf("dead letters %+v, %v; want one, schedule exhausted after 2 attempts", dl.DeadLetters, err)
+		}
+	})
+
+	t.Run("ExhaustedScheduleStillLooksUp", func(t *testing.T) {
+		// No retries at all: the unknown send is still looked up, and only
+		// the look-up that settles it ends the delivery, with no second send.
+		sink, calls, _ := script(unknownSend, notYet, settled)
+		sp := spec(t, "tax", sink, "")
+		sp.ReviewUnknown, sp.ChecksUnknown = true, true
+		h := startHarness(t, sp)
+		id := h.ingest(t, "transaction.sent", eventOpts("evt_checks_exhausted", ""))
+		d := h.waitState(t, 10*time.Second, id, "tax", relay.StateDead)
+		if got := len(calls()); got != 3 {
+			t.Errorf("%d calls, want 3 (one send, two look-ups)", got)
+		}
+		if diff := cmp.Diff([]string{":unknown", "lookup:recheck", "lookup:transient"}, actions(d)); diff != "" {
+			t.Errorf("history (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("FoundByLookup", func(t *testing.T) {
+		found := relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "found_by": "lookup"})
+		found.Lookup = true
+		sink, _, _ := script(unknownSend, notYet, found)
+		sp := spec(t, "tax", sink, "1ms")
+		sp.ReviewUnknown, sp.ChecksUnknown, sp.CreateOnce = true, true, true
+		h := startHarness(t, sp)
+		id := h.ingest(t, "transaction.sent", eventOpts("evt_checks_found", "44444444-4444-4444-8444-444444444444"))
+		d := h.waitState(t, 10*time.Second, id, "tax", relay.StateDelivered)
+		if diff := cmp.Diff([]string{":unknown", "lookup:recheck", "lookup:delivered"}, actions(d)); diff != "" {
+			t.Errorf("history (-want +got):\n%s", diff)
+		}
+		if d.Result["found_by"] != "lookup" || d.PriorUnknown || !d.PriorUnknownAt.IsZero() {
+			t.Errorf("delivered: result %v, prior unknown %v at %v", d.Result, d.PriorUnknown, d.PriorUnknownAt)
+		}
+		ev, err := h.store.GetEvent(context.Background(), id)
+		if err != nil || len(ev.Created) != 1 || ev.Created[0].DocumentNumber != "INV-2026-0042" {
+			t.Errorf("created %+v, %v; want INV-2026-0042", ev.Created, err)
+		}
+	})
+
+	t.Run("FailedLookupIsReviewed", func(t *testing.T) {
+		failed := relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: 502, Lookup: true, Reason: "look-up failed: HTTP 502"}
+		sink, _, _ := script(unknownSend, notYet, failed)
+		sp := spec(t, "tax", sink, "1ms")
+		sp.ReviewUnknown, sp.ChecksUnknown = true, true
+		h := startHarness(t, sp)
+		id := h.ingest(t, "transaction.sent", eventOpts("evt_checks_review", ""))
+		d := h.waitState(t, 10*time.Second, id, "tax", relay.StateNeedsReview)
+		if d.Attempts != 3 || !strings.Contains(d.LastError, "HTTP 502") {
+			t.Errorf("needs_review after %d attempts, last error %q; want 3, the look-up's", d.Attempts, d.LastError)
+		}
+	})
+
+	t.Run("RecheckWithoutUnknownIsTransient", func(t *testing.T) {
+		// A Recheck with nothing to check is a sink's mistake: it spends the
+		// schedule like a transient failure instead of looping for ever.
+		sink, calls, _ := script(notYet, notYet)
+		sp := spec(t, "tax", sink, "1ms")
+		sp.ChecksUnknown = true
+		h := startHarness(t, sp)
+		id := h.ingest(t, "transaction.sent", eventOpts("evt_checks_mistake", ""))
+		h.waitState(t, 10*time.Second, id, "tax", relay.StateDead)
+		if got := len(calls()); got != 2 {
+			t.Errorf("%d calls, want 2", got)
+		}
+	})
+}

@@ -33,6 +33,14 @@ const (
 	// OutcomeSkipped: the sink decided not to send (not an invoice, document
 	// already created for this subject); final, with the reason.
 	OutcomeSkipped
+	// OutcomeRecheck: an earlier attempt's outcome is still unknown and this
+	// attempt, a look-up, could not settle it yet (no such document yet: the
+	// destination may still be creating it; or the look-up was rate
+	// limited). The dispatcher looks again after RetryAfter, keeps the
+	// delivery's PriorUnknown and PriorUnknownAt, and does not count the
+	// attempt against the retry schedule, so the schedule cannot run out
+	// while the sink waits.
+	OutcomeRecheck
 )
 
 // String returns the outcome's metric label.
@@ -48,6 +56,8 @@ func (o Outcome) String() string {
 		return "unknown"
 	case OutcomeSkipped:
 		return "skipped"
+	case OutcomeRecheck:
+		return "recheck"
 	default:
 		return "invalid"
 	}
@@ -62,6 +72,14 @@ type Result struct {
 	// Result holds what the destination returned that an operator needs,
 	// e.g. {"document_number": "00004/FPJ/07/29"}.
 	Result map[string]string
+	// Lookup marks an attempt that only looked up what an earlier attempt
+	// with an unknown outcome did, and sent nothing (Sink checks unknown
+	// outcomes, SinkSpec.ChecksUnknown). Delivered: the earlier attempt took
+	// effect. Unknown: the look-up failed (needs_review under
+	// ON_UNKNOWN=review). Transient: the look-ups settled that the earlier
+	// attempt did nothing; the delivery is sent again on the schedule.
+	// The attempt is recorded with Action "lookup".
+	Lookup bool
 }
 
 // Delivered is a successful Result.
@@ -82,6 +100,11 @@ func Permanent(status int, reason string) Result {
 // Unknown is an attempt whose outcome cannot be known.
 func Unknown(reason string) Result {
 	return Result{Outcome: OutcomeUnknown, Reason: reason}
+}
+
+// Recheck asks for another look-up after retryAfter (OutcomeRecheck).
+func Recheck(status int, retryAfter time.Duration, reason string) Result {
+	return Result{Outcome: OutcomeRecheck, StatusCode: status, RetryAfter: retryAfter, Reason: reason, Lookup: true}
 }
 
 // Skipped is a deliberate non-delivery.
@@ -108,6 +131,12 @@ type Outbound struct {
 	// (timeout after sending, or the process died mid-request): a sink that
 	// can check whether the earlier attempt took effect must check first.
 	PriorUnknown bool
+	// PriorUnknownAt is when the latest attempt with an unknown outcome
+	// began (the dispatcher's clock), set with PriorUnknown. After a crash
+	// it is the time of the resume, which is later than the interrupted
+	// attempt began: a sink that waits some time after it waits longer,
+	// never shorter. Zero when unknown (records written before it existed).
+	PriorUnknownAt time.Time
 	// Created is the create-once record of (sink, subject), nil when none.
 	Created *CreatedDocument
 }

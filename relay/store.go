@@ -133,6 +133,9 @@ type Attempt struct {
 	Outcome    string        `json:"outcome"`
 	StatusCode int           `json:"status_code,omitempty"`
 	Error      string        `json:"error,omitempty"`
+	// Action is "lookup" for an attempt that only looked up what an earlier
+	// attempt did (Result.Lookup); empty for a send.
+	Action string `json:"action,omitempty"`
 }
 
 // DeliveryState is an event's delivery record at one sink.
@@ -146,7 +149,9 @@ type DeliveryState struct {
 	Result        map[string]string `json:"result"`
 	History       []Attempt         `json:"history"`
 	PriorUnknown  bool              `json:"prior_unknown,omitempty"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	// PriorUnknownAt is when the attempt whose outcome is unknown began.
+	PriorUnknownAt time.Time `json:"prior_unknown_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // HistoryEntry records an operator action on an event.
@@ -293,8 +298,15 @@ type Transition struct {
 	Reason  string
 	Result  map[string]string
 	Created *CreatedDocument // set to record a create-once document
-	// PriorUnknown marks a retry after an unknown outcome.
-	PriorUnknown bool
+	// PriorUnknown marks a retry after an unknown outcome, PriorUnknownAt
+	// when that attempt began (kept for the next claim's Outbound).
+	PriorUnknown   bool
+	PriorUnknownAt time.Time
+	// KeepSchedule: this attempt does not count against the retry schedule
+	// (a look-up that could not settle an unknown outcome yet, or the
+	// unknown attempt itself until a look-up settles it): the next claim's
+	// ScheduleAttempt stays what this one's was.
+	KeepSchedule bool
 }
 
 // PurgeResult counts what retention removed.

@@ -88,9 +88,10 @@ func loadClaim(tx *bolt.Tx, id, sink string, m *eventMeta, r *deliveryRecord) (r
 		Outbound: relay.Outbound{
 			EventID: id, Sink: sink, Type: m.Type, Subject: m.Subject, Test: m.Test,
 			Event: ce, Data: data,
-			Delivery:     relay.Delivery{ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, Body: body},
-			Attempt:      r.Attempts + 1,
-			PriorUnknown: r.PriorUnknown,
+			Delivery:       relay.Delivery{ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, Body: body},
+			Attempt:        r.Attempts + 1,
+			PriorUnknown:   r.PriorUnknown,
+			PriorUnknownAt: r.PriorUnknownAt,
 		},
 		ScheduleAttempt: r.Attempts - r.ScheduleStart + 1,
 	}
@@ -152,7 +153,10 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		}
 		r.LastError = a.Error
 		r.LastStatus = a.StatusCode
-		r.PriorUnknown = t.PriorUnknown
+		r.PriorUnknown, r.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt
+		if t.KeepSchedule {
+			r.ScheduleStart++
+		}
 		if t.Result != nil {
 			r.Result = t.Result
 		}
@@ -283,7 +287,7 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 				}
 				continue
 			}
-			r.PriorUnknown = true
+			r.PriorUnknown, r.PriorUnknownAt = true, now.UTC()
 			if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StatePending, now, "resumed after restart", now, nil); err != nil {
 				return err
 			}
@@ -301,7 +305,7 @@ func reopen(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time
 		return err
 	}
 	r.ScheduleStart = r.Attempts
-	r.PriorUnknown = false
+	r.PriorUnknown, r.PriorUnknownAt = false, time.Time{}
 	r.Reason = ""
 	r.State = relay.StatePending
 	r.UpdatedAt = now.UTC()

@@ -56,6 +56,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"APNeedsSubjectOrdering", map[string]string{"RELAY_SINKS": "ap", "SINK_AP_KIND": "accountingplus", "SINK_AP_ORDERING": "none"}, "SINK_AP_ORDERING", ""},
 		{"BadOnUnknown", map[string]string{"RELAY_SINKS": "a", "SINK_A_KIND": "stdout", "SINK_A_ON_UNKNOWN": "ignore"}, "SINK_A_ON_UNKNOWN", ""},
 		{"UnknownBackend", map[string]string{"RELAY_BACKEND": "cassandra"}, "RELAY_BACKEND", ""},
+		{"BadLookupGrace", map[string]string{"RELAY_SINKS": "tax", "SINK_TAX_KIND": "onlinepajak", "SINK_TAX_LOOKUP_GRACE": "two minutes"}, `SINK_TAX_LOOKUP_GRACE="two minutes"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -323,6 +323,26 @@ func TestConsole_Event(t *testing.T) {
 		t.Error("the create-once sink does not come first in the answer")
 	}
 
+	t.Run("UnknownSettledByLookup", func(t *testing.T) {
+		// The timeline says what happened: the timed-out send as unknown,
+		// the look-ups as look-ups, the one that found the document as what
+		// delivered it.
+		slow := f.ingest("transaction.sent", fixtures.Options{DocumentNumber: "INV-2026-0043", TransactionID: "9b0c3e1a-5d2f-4e8a-b7c6-0a1b2c3d4e5f"})
+		f.finish("erp", slow, relay.Attempt{Duration: 3 * time.Second, Outcome: "unknown", Error: "no answer after invoice INV-2026-0043 was sent: context deadline exceeded"},
+			relay.Transition{State: relay.StatePending, NextAt: f.clock.Now(), PriorUnknown: true, PriorUnknownAt: f.clock.Now(), KeepSchedule: true})
+		f.finish("erp", slow, relay.Attempt{Outcome: "recheck", StatusCode: 404, Action: "lookup", Error: "invoice INV-2026-0043 not found 15s after the attempt whose outcome is unknown began"},
+			relay.Transition{State: relay.StatePending, NextAt: f.clock.Now(), PriorUnknown: true, PriorUnknownAt: f.clock.Now(), KeepSchedule: true})
+		f.finish("erp", slow, relay.Attempt{Outcome: "delivered", StatusCode: 200, Action: "lookup"},
+			relay.Transition{State: relay.StateDelivered, Result: map[string]string{"invoice_number": "INV-2026-0043", "found_by": "lookup"}})
+		w := f.get(op, "/ui/events/"+slow)
+		wantStatus(t, w, http.StatusOK)
+		wantBody(t, w,
+			`<span class="badge warn">unknown</span></td>`, "context deadline exceeded",
+			`<span class="badge wait">recheck</span> <small class="muted">by lookup</small>`, "not found 15s after",
+			`<span class="badge ok">delivered</span> <small class="muted">by lookup</small>`,
+		)
+	})
+
 	t.Run("SkippedBecauseCreated", func(t *testing.T) {
 		again := f.ingest("transaction.sent", opts) // same invoice, new event
 		f.finish("ap", again, relay.Attempt{Outcome: "skipped", Error: "document exists"},

@@ -247,7 +247,7 @@ func outcomeTone(outcome string) string {
 		return "bad"
 	case "unknown":
 		return "warn"
-	case "transient":
+	case "transient", "recheck":
 		return "wait"
 	default:
 		return "muted"

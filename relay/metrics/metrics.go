@@ -72,7 +72,7 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tagihan_relay_deliveries_total",
-			Help: "Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped).",
+			Help: "Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped, recheck).",
 		}, []string{"sink", "outcome"}),
 		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tagihan_relay_delivery_duration_seconds",

@@ -41,7 +41,7 @@ tagihan_relay_dead_letters{sink="erp"} 2
 # HELP tagihan_relay_needs_review Deliveries waiting for an operator (unknown outcome at a non-idempotent sink), by sink.
 # TYPE tagihan_relay_needs_review gauge
 tagihan_relay_needs_review{sink="erp"} 1
-# HELP tagihan_relay_deliveries_total Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped).
+# HELP tagihan_relay_deliveries_total Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped, recheck).
 # TYPE tagihan_relay_deliveries_total counter
 tagihan_relay_deliveries_total{outcome="delivered",sink="erp"} 1
 tagihan_relay_deliveries_total{outcome="transient",sink="erp"} 1

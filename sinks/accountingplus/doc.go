@@ -59,7 +59,8 @@
 //  5. Amounts (unit_price, discount_amount, total) and quantity must be plain
 //     decimals: digits, no sign, no leading zeros, no exponent, at most 2
 //     fraction digits as written ("12.500" is rejected), integer part within
-//     int64. They may come as JSON numbers or as JSON strings holding such a
+//     int64 (decimal.AccountingPlus, shared with the OnlinePajak sink in
+//     sinks/internal/decimal). They may come as JSON numbers or as JSON strings holding such a
 //     decimal; either way the literal is sent unchanged as a JSON number.
 //     Negative values are rejected (a sales invoice line has no negative
 //     quantity, price or discount; credit notes are a different document), so

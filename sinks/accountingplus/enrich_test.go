@@ -72,7 +72,7 @@ func without(tb testing.TB, tx string, keys ...string) string {
 const totalBody = `{
   "customer_name": "PT Maju Jaya", "document_date": "23/11/2026", "auto_create_payment": false, "other_amount": 0,
   "items": [{"item_code": "LAIN-LAIN", "item_name": "Pengembangan modul penagihan November 2026", "quantity": 1,
-             "unit_of_measurement": "pcs", "unit_price": 9007199254740993, "discount_amount": 0}]}`
+             "unit_of_measurement": "pcs", "unit_price": 9007199254740993, "discount_amount": 0, "tax_code": ""}]}`
 
 func TestSink_Deliver_Enrichment(t *testing.T) {
 	// fetched is what GET /transactions/:id answers: the whole transaction

@@ -1,6 +1,10 @@
 package accountingplus
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
+)
 
 var (
 	// ErrNotInvoice is returned by Map when the transaction is not of type
@@ -16,17 +20,18 @@ var (
 	ErrWrongType = errors.New("wrong JSON type")
 	// ErrNotPlainDecimal is returned (inside a *FieldError) when an amount or
 	// a quantity is not a plain decimal: no exponent, no leading zeros, no
-	// "+", no spaces (e.g. 1e3).
-	ErrNotPlainDecimal = errors.New("is not a plain decimal")
+	// "+", no spaces (e.g. 1e3). The rules are the shared decimal package's
+	// (decimal.AccountingPlus); these are its sentinels.
+	ErrNotPlainDecimal = decimal.ErrSyntax
 	// ErrTooManyFractionDigits is returned (inside a *FieldError) when an
 	// amount or a quantity has more than 2 digits after the point.
-	ErrTooManyFractionDigits = errors.New("has more than 2 fraction digits")
+	ErrTooManyFractionDigits = decimal.ErrTooManyFractionDigits
 	// ErrOutOfRange is returned (inside a *FieldError) when the integer part
 	// of an amount or a quantity does not fit in an int64.
-	ErrOutOfRange = errors.New("is out of range (integer part beyond int64)")
+	ErrOutOfRange = decimal.ErrOutOfRange
 	// ErrNegative is returned (inside a *FieldError) when an amount or a
 	// quantity is negative.
-	ErrNegative = errors.New("is negative")
+	ErrNegative = decimal.ErrNegative
 	// ErrZeroQuantity is returned (inside a *FieldError) when a line's
 	// quantity is 0.
 	ErrZeroQuantity = errors.New("is zero")

@@ -28,6 +28,6 @@ func ExampleMap() {
 	_, err = accountingplus.Map(json.RawMessage(`{"type":"BILL"}`), accountingplus.MapConfig{})
 	fmt.Println(errors.Is(err, accountingplus.ErrNotInvoice), err)
 	// Output:
-	// {"customer_name":"PT Maju Jaya","document_date":"10/02/2026","auto_create_payment":false,"other_amount":0,"items":[{"item_code":"JASA","item_name":"Web development","quantity":2,"unit_of_measurement":"pcs","unit_price":9007199254740993,"discount_amount":0}]}
+	// {"customer_name":"PT Maju Jaya","document_date":"10/02/2026","auto_create_payment":false,"other_amount":0,"items":[{"item_code":"JASA","item_name":"Web development","quantity":2,"unit_of_measurement":"pcs","unit_price":9007199254740993,"discount_amount":0,"tax_code":""}]}
 	// true transaction type "BILL": only INVOICE transactions create a sales invoice
 }

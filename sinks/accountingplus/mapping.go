@@ -30,14 +30,14 @@ type Item struct {
 	UnitOfMeasurement string      `json:"unit_of_measurement"`
 	UnitPrice         json.Number `json:"unit_price"`
 	DiscountAmount    json.Number `json:"discount_amount"`
-	TaxCode           string      `json:"tax_code,omitempty"`
+	TaxCode           string      `json:"tax_code"` // always sent, "" when TAX_CODE is unset (as in the reference)
 }
 
 // MapConfig is what the mapping takes from the sink's configuration.
 type MapConfig struct {
 	ItemCodes         ItemMap // ITEM_MAP
 	DefaultItemCode   string  // DEFAULT_ITEM_CODE
-	TaxCode           string  // TAX_CODE; "" omits tax_code
+	TaxCode           string  // TAX_CODE; "" is sent as "tax_code": ""
 	AutoCreatePayment bool    // AUTO_CREATE_PAYMENT
 }
 

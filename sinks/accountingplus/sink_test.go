@@ -43,9 +43,9 @@ const invoiceBody = `{
   "other_amount": 0,
   "items": [
     {"item_code": "JSA-DEV-001", "item_name": "Jasa Pengembangan Aplikasi Web", "quantity": 1,
-     "unit_of_measurement": "paket", "unit_price": 9007199254740993, "discount_amount": 0},
+     "unit_of_measurement": "paket", "unit_price": 9007199254740993, "discount_amount": 0, "tax_code": ""},
     {"item_code": "LAIN-LAIN", "item_name": "Langganan Cloud Hosting Business", "quantity": 3,
-     "unit_of_measurement": "pcs", "unit_price": 1250000.50, "discount_amount": 250000}
+     "unit_of_measurement": "pcs", "unit_price": 1250000.50, "discount_amount": 250000, "tax_code": ""}
   ]
 }`
 
@@ -192,8 +192,8 @@ func TestSink_Deliver_ExactBody(t *testing.T) {
 		t.Fatalf("Deliver = %+v", got)
 	}
 	want := `{"customer_name":"PT Maju Jaya","document_date":"23/11/2026","auto_create_payment":false,"other_amount":0,"items":[` +
-		`{"item_code":"JSA-DEV-001","item_name":"Jasa Pengembangan Aplikasi Web","quantity":1,"unit_of_measurement":"paket","unit_price":9007199254740993,"discount_amount":0},` +
-		`{"item_code":"LAIN-LAIN","item_name":"Langganan Cloud Hosting Business","quantity":3,"unit_of_measurement":"pcs","unit_price":1250000.50,"discount_amount":250000}]}`
+		`{"item_code":"JSA-DEV-001","item_name":"Jasa Pengembangan Aplikasi Web","quantity":1,"unit_of_measurement":"paket","unit_price":9007199254740993,"discount_amount":0,"tax_code":""},` +
+		`{"item_code":"LAIN-LAIN","item_name":"Langganan Cloud Hosting Business","quantity":3,"unit_of_measurement":"pcs","unit_price":1250000.50,"discount_amount":250000,"tax_code":""}]}`
 	if body != want {
 		t.Errorf("body\n got %s\nwant %s", body, want)
 	}

@@ -121,9 +121,20 @@ func (s *Sink) lookup(ctx context.Context, number string) (*lookupResult, error)
 	case code == http.StatusBadRequest && strings.Contains(strings.ToLower(b.message), "not found"):
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("the API answered HTTP %d%s: %s", a.status, codeSuffix(a.status, b.code), s.message(a.body, b))
+		return nil, &lookupError{status: a.status, retryAfter: retryAfter(a.header, s.now()),
+			msg: fmt.Sprintf("the API answered HTTP %d%s: %s", a.status, codeSuffix(a.status, b.code), s.message(a.body, b))}
 	}
 }
+
+// lookupError is a look-up the API answered with neither the invoice nor
+// "not found".
+type lookupError struct {
+	status     int
+	retryAfter time.Duration // from a Retry-After header, 0 when none
+	msg        string
+}
+
+func (e *lookupError) Error() string { return e.msg }
 
 // do sends req and reads the answer; a transport error comes back redacted.
 func (s *Sink) do(req *http.Request) (*answer, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 // DefaultBaseURL is the API host used when BASE_URL is unset: the staging
@@ -18,6 +19,10 @@ const DefaultBaseURL = "http://api.staging-achilles.systems"
 
 // DefaultLookupTimeout bounds one look-up of an invoice by invoiceNumber.
 const DefaultLookupTimeout = 10 * time.Second
+
+// DefaultLookupGrace is how long after an attempt with an unknown outcome
+// began a look-up that finds nothing still proves nothing (LOOKUP_GRACE).
+const DefaultLookupGrace = 2 * time.Minute
 
 // Config is the sink's configuration, parsed by the caller with
 // caarlos0/env and the prefix SINK_<NAME>_.
@@ -40,10 +45,17 @@ type Config struct {
 	NPWPKey string `env:"NPWP_KEY" envDefault:"npwp"`
 	// FakturKeys are the metadata keys of the faktur number, first match wins.
 	FakturKeys []string `env:"FAKTUR_KEYS" envDefault:"faktur_number,nomor_faktur,documentNumber"`
-	// LookupTimeout bounds each look-up by invoiceNumber. The look-up after
-	// an unknown outcome runs after the attempt's own deadline has passed, so
-	// it gets this much time of its own.
+	// LookupTimeout bounds each look-up by invoiceNumber (within the
+	// attempt's own TIMEOUT).
 	LookupTimeout time.Duration `env:"LOOKUP_TIMEOUT" envDefault:"10s"`
+	// LookupGrace is how long after an attempt with an unknown outcome
+	// began (a timeout after the POST was sent, a crash mid-request) the
+	// API may still be creating that invoice: until then a look-up that
+	// finds nothing is followed by another look-up, never by a second POST.
+	// It must be longer than the slowest commit seen from OnlinePajak; the
+	// cost is that a POST that truly failed is sent again only after it.
+	// Zero means DefaultLookupGrace.
+	LookupGrace time.Duration `env:"LOOKUP_GRACE" envDefault:"2m"`
 }
 
 // Deps are the sink's collaborators.
@@ -51,7 +63,9 @@ type Deps struct {
 	// HTTP is the shared client, without a Timeout: each attempt's ctx
 	// carries the deadline. The sink never follows redirects with it.
 	HTTP *http.Client
-	// Now is the clock, used to read Retry-After dates. time.Now when nil.
+	// Now is the clock, used to read Retry-After dates and to measure
+	// LOOKUP_GRACE from Outbound.PriorUnknownAt (the dispatcher's clock: give
+	// both the same one). time.Now when nil.
 	Now func() time.Time
 }
 
@@ -63,6 +77,7 @@ type Sink struct {
 	userID        string
 	mapCfg        MapConfig
 	lookupTimeout time.Duration
+	lookupGrace   time.Duration
 	client        *http.Client
 	now           func() time.Time
 }
@@ -103,8 +118,8 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		NPWPKey:           cfg.NPWPKey,
 		FakturKeys:        cfg.FakturKeys,
 	}.withDefaults()
-	if !isPlainDecimal(mapCfg.VATRate) {
-		bad("VAT_RATE", cfg.VATRate, false, errors.New("not a plain decimal (e.g. 12 or 11.5)"))
+	if _, err := decimal.Parse(mapCfg.VATRate, decimal.OnlinePajak); err != nil {
+		bad("VAT_RATE", cfg.VATRate, false, errors.New("not a plain decimal with at most 2 fraction digits (e.g. 12 or 11.5)"))
 	}
 	lookupTimeout := cfg.LookupTimeout
 	switch {
@@ -112,6 +127,13 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		bad("LOOKUP_TIMEOUT", lookupTimeout.String(), false, errors.New("must not be negative"))
 	case lookupTimeout == 0:
 		lookupTimeout = DefaultLookupTimeout
+	}
+	lookupGrace := cfg.LookupGrace
+	switch {
+	case lookupGrace < 0:
+		bad("LOOKUP_GRACE", lookupGrace.String(), false, errors.New("must not be negative"))
+	case lookupGrace == 0:
+		lookupGrace = DefaultLookupGrace
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -135,6 +157,7 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		userID:        userID,
 		mapCfg:        mapCfg,
 		lookupTimeout: lookupTimeout,
+		lookupGrace:   lookupGrace,
 		client:        client,
 		now:           now,
 	}, nil

@@ -29,6 +29,7 @@ func TestNew(t *testing.T) {
 		{name: "BadBaseURL", cfg: func(c *Config) { c.BaseURL = "api.online-pajak.com" }, wantVars: []string{"SINK_TAX_BASE_URL"}},
 		{name: "BaseURLWithQuery", cfg: func(c *Config) { c.BaseURL = "https://api.online-pajak.com?api_key=x" }, wantVars: []string{"SINK_TAX_BASE_URL"}},
 		{name: "NegativeLookupTimeout", cfg: func(c *Config) { c.LookupTimeout = -time.Second }, wantVars: []string{"SINK_TAX_LOOKUP_TIMEOUT"}},
+		{name: "NegativeLookupGrace", cfg: func(c *Config) { c.LookupGrace = -time.Minute }, wantVars: []string{"SINK_TAX_LOOKUP_GRACE"}},
 		{name: "Several", cfg: func(c *Config) { c.UserID = ""; c.VATRate = "x" }, wantVars: []string{"SINK_TAX_USER_ID", "SINK_TAX_VAT_RATE"}},
 	}
 	for _, tt := range tests {
@@ -91,6 +92,7 @@ func TestConfig_Env(t *testing.T) {
 	want := Config{
 		BaseURL: DefaultBaseURL, APIKey: "k", UserID: "42", VATRate: DefaultVATRate,
 		NPWPKey: DefaultNPWPKey, FakturKeys: DefaultFakturKeys, LookupTimeout: DefaultLookupTimeout,
+		LookupGrace: DefaultLookupGrace,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("Config from env (-want +got):\n%s", diff)

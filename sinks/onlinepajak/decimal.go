@@ -3,36 +3,17 @@ package onlinepajak
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
+
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
-// plainDecimal is what the API gets for quantities, prices, discounts and the
-// VAT rate: digits with an optional fraction, no sign, no exponent, no
-// grouping. The text is sent exactly as received, never through float64.
-var plainDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
-
-// maxDecimalLen bounds a decimal's text; nothing in an invoice needs more.
-const maxDecimalLen = 40
-
-// isPlainDecimal reports whether s is a plain decimal.
-func isPlainDecimal(s string) bool {
-	return len(s) <= maxDecimalLen && plainDecimal.MatchString(s)
-}
-
-// isZeroDecimal reports whether the plain decimal s is zero.
-func isZeroDecimal(s string) bool {
-	for _, c := range s {
-		if c != '0' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
 // decimalOf returns the exact text of an amount decoded with UseNumber: a
-// JSON number, or a JSON string holding a plain decimal. ok is false when v is
-// absent (nil); err says why a present value cannot be sent.
+// JSON number, or a JSON string holding one, checked by the rules of
+// decimal.OnlinePajak (a plain non-negative decimal, at most two fraction
+// digits, integer part within int64; the decimal package says why). The
+// text is sent exactly as received, never through float64. ok is false
+// when v is absent (nil); err says why a present value cannot be sent.
 func decimalOf(v any) (s string, ok bool, err error) {
 	switch v := v.(type) {
 	case nil:
@@ -44,10 +25,11 @@ func decimalOf(v any) (s string, ok bool, err error) {
 	default:
 		return "", true, fmt.Errorf("is a JSON %s, not a number", jsonKind(v))
 	}
-	if !isPlainDecimal(s) {
-		return "", true, fmt.Errorf("%s is not a plain decimal", quoteShort(s))
+	d, err := decimal.Parse(s, decimal.OnlinePajak)
+	if err != nil {
+		return "", true, err
 	}
-	return s, true, nil
+	return d.String(), true, nil
 }
 
 // jsonKind names the JSON type of a value decoded into any.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
@@ -15,13 +16,16 @@ import (
 //
 //   - it skips events that are not INVOICE transactions, cancelled ones, and
 //     subjects that already have a created document (o.Created);
-//   - when an earlier attempt's outcome is unknown (o.PriorUnknown) it looks
-//     the invoice up by invoiceNumber first: found is Delivered without a
-//     POST, a failed look-up is Unknown (the dispatcher holds it for review);
+//   - when the POST was written but no answer came (or an answer that does
+//     not say), the attempt is Unknown: nothing is looked up or sent in
+//     that attempt, and RetryAfter says when the first look-up is due;
+//   - after an unknown outcome (o.PriorUnknown) the attempt is a look-up by
+//     invoiceNumber and never a POST (settleUnknown): found is Delivered,
+//     not found soon after the unknown attempt began is Recheck, not found
+//     once LOOKUP_GRACE has passed is Transient (the dispatcher sends again
+//     on the schedule), a failed look-up is Unknown (needs_review);
 //   - on any other retry it looks up too, but only to avoid a duplicate: a
-//     failed look-up there just lets the POST go ahead;
-//   - when the POST was written but no answer came, it looks up at once:
-//     found is Delivered, not found Transient, a failed look-up Unknown.
+//     failed look-up there just lets the POST go ahead.
 func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 	if o.Created != nil {
 		return relay.Skipped(fmt.Sprintf("invoice %s already created for subject %s", quoteShort(o.Created.DocumentNumber), quoteShort(o.Subject)))
@@ -46,29 +50,82 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 
 	switch {
 	case o.PriorUnknown:
-		found, err := s.lookup(ctx, inv.InvoiceNumber)
-		if err != nil {
-			return relay.Unknown(fmt.Sprintf("an earlier attempt's outcome is unknown and the look-up of invoice %s failed: %v", quoteShort(inv.InvoiceNumber), err))
-		}
-		if found != nil {
-			return relay.Delivered(found.status, withLookup(found.result))
-		}
+		return s.settleUnknown(ctx, inv.InvoiceNumber, o.PriorUnknownAt)
 	case o.Attempt > 1:
 		if found, err := s.lookup(ctx, inv.InvoiceNumber); err == nil && found != nil {
-			return relay.Delivered(found.status, withLookup(found.result))
+			return delivered(found)
 		}
 	}
 	return s.create(ctx, inv.InvoiceNumber, body)
 }
 
+// settleUnknown looks up the invoice an earlier attempt, begun at began,
+// may have created. A "not found" proves nothing until LOOKUP_GRACE after
+// began: the API may still be creating the invoice. So the delivery is only
+// sent again after a look-up begun at least the grace after began said "not
+// found"; until then every "not found" asks for another look-up, spread
+// over the grace (lookupDelay). A zero began (unknown) counts from now.
+func (s *Sink) settleUnknown(ctx context.Context, number string, began time.Time) relay.Result {
+	start := s.now()
+	if began.IsZero() || began.After(start) {
+		began = start
+	}
+	since := start.Sub(began)
+	found, err := s.lookup(ctx, number)
+	var le *lookupError
+	status := http.StatusNotFound
+	switch {
+	case found != nil:
+		status = found.status
+	case errors.As(err, &le):
+		status = le.status
+	case err != nil:
+		status = 0
+	}
+	switch {
+	case le != nil && le.status == http.StatusTooManyRequests:
+		// Rate limited: the answer says nothing about the invoice.
+		wait := max(lookupDelay(since, s.lookupGrace), min(le.retryAfter, relay.MaxRetryAfter))
+		return relay.Recheck(status, wait, fmt.Sprintf("the look-up of invoice %s after an unknown outcome was rate limited (HTTP 429); looking again in %s", quoteShort(number), wait))
+	case err != nil:
+		return relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: status, Lookup: true,
+			Reason: fmt.Sprintf("an earlier attempt's outcome is unknown and the look-up of invoice %s failed: %v", quoteShort(number), err)}
+	case found != nil:
+		return delivered(found)
+	case since < s.lookupGrace:
+		wait := lookupDelay(since, s.lookupGrace)
+		return relay.Recheck(status, wait, fmt.Sprintf("invoice %s not found %s after the attempt whose outcome is unknown began; OnlinePajak may still be creating it, so it is looked up again in %s and not sent again before %s have passed",
+			quoteShort(number), since.Round(time.Millisecond), wait, s.lookupGrace))
+	default:
+		return relay.Result{Outcome: relay.OutcomeTransient, StatusCode: status, Lookup: true,
+			Reason: fmt.Sprintf("invoice %s not found %s after the attempt whose outcome is unknown began (LOOKUP_GRACE %s): that attempt created nothing; sending again", quoteShort(number), since.Round(time.Millisecond), s.lookupGrace)}
+	}
+}
+
+// lookupDelay is how long to wait for the next look-up, since after the
+// unknown attempt began, with grace in all: as long again as has passed
+// (at least grace/8 and 1s), and never past the end of the grace, so that
+// the look-ups spread over the grace instead of bunching at its start (a
+// grace of 2m after a 3s timeout: at about 18s, 36s, 72s and 2m) and the
+// last one falls at its end. Past the grace (a rate-limited look-up) it is
+// grace/8.
+func lookupDelay(since, grace time.Duration) time.Duration {
+	step := max(since, grace/8, time.Second)
+	if since >= grace {
+		return max(grace/8, time.Second)
+	}
+	return min(step, grace-since)
+}
+
 // create POSTs the invoice and classifies the answer.
 func (s *Sink) create(ctx context.Context, number string, body []byte) relay.Result {
+	start := s.now()
 	a, sent, err := s.post(ctx, body)
 	if err != nil {
 		if !sent {
 			return relay.Transient(0, 0, fmt.Sprintf("sending invoice %s: %v", quoteShort(number), err))
 		}
-		return s.afterUnknown(ctx, number, 0, fmt.Sprintf("no answer after invoice %s was sent: %v", quoteShort(number), err))
+		return s.unknown(start, 0, fmt.Sprintf("no answer after invoice %s was sent: %v", quoteShort(number), err))
 	}
 
 	b := parseAPIBody(a.body)
@@ -76,7 +133,7 @@ func (s *Sink) create(ctx context.Context, number string, body []byte) relay.Res
 		return relay.Permanent(a.status, fmt.Sprintf("OnlinePajak API gateway refused the API key (HTTP %d): %s: %s", a.status, b.gateway, s.message(a.body, b)))
 	}
 	if a.bodyErr != nil && is2xx(a.status) {
-		return s.afterUnknown(ctx, number, a.status, fmt.Sprintf("invoice %s: HTTP %d but the answer was cut: %v", quoteShort(number), a.status, a.bodyErr))
+		return s.unknown(start, a.status, fmt.Sprintf("invoice %s: HTTP %d but the answer was cut: %v", quoteShort(number), a.status, a.bodyErr))
 	}
 	code := a.status
 	if is2xx(a.status) {
@@ -85,7 +142,7 @@ func (s *Sink) create(ctx context.Context, number string, body []byte) relay.Res
 			inv, _ := invoiceObject(b.invoice)
 			return relay.Delivered(a.status, invoiceResult(number, inv))
 		case b.code == 0 || is2xx(b.code):
-			return s.afterUnknown(ctx, number, a.status, fmt.Sprintf("invoice %s: HTTP %d without code 200: %s", quoteShort(number), a.status, s.message(a.body, b)))
+			return s.unknown(start, a.status, fmt.Sprintf("invoice %s: HTTP %d without code 200: %s", quoteShort(number), a.status, s.message(a.body, b)))
 		}
 		code = b.code
 	}
@@ -101,19 +158,22 @@ func (s *Sink) create(ctx context.Context, number string, body []byte) relay.Res
 	}
 }
 
-// afterUnknown settles an attempt whose POST may have been acted on. The
-// look-up gets its own LookupTimeout, detached from ctx, whose deadline has
-// usually passed by now.
-func (s *Sink) afterUnknown(ctx context.Context, number string, status int, cause string) relay.Result {
-	found, err := s.lookup(context.WithoutCancel(ctx), number)
-	switch {
-	case err != nil:
-		return relay.Unknown(fmt.Sprintf("%s; look-up by invoiceNumber failed: %v", cause, err))
-	case found != nil:
-		return relay.Delivered(found.status, withLookup(found.result))
-	default:
-		return relay.Transient(status, 0, cause+"; look-up by invoiceNumber found no invoice, will send again")
-	}
+// unknown is the result of a POST, begun at start, that may have been
+// acted on. It is not looked up now (a look-up right away finds nothing
+// while the API is still creating the invoice); RetryAfter schedules the
+// first look-up.
+func (s *Sink) unknown(start time.Time, status int, cause string) relay.Result {
+	r := relay.Unknown(cause + "; the invoice will be looked up by invoiceNumber before it is sent again")
+	r.StatusCode = status
+	r.RetryAfter = lookupDelay(s.now().Sub(start), s.lookupGrace)
+	return r
+}
+
+// delivered is the result of an invoice found by a look-up.
+func delivered(found *lookupResult) relay.Result {
+	r := relay.Delivered(found.status, withLookup(found.result))
+	r.Lookup = true
+	return r
 }
 
 // withLookup marks a result as found by look-up rather than by the POST's

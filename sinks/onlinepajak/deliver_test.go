@@ -57,8 +57,8 @@ func outbound(tb testing.TB, name string) *relay.Outbound {
 // Reason by the substrings in want.Reason ("|"-separated), and never the key.
 func checkResult(t *testing.T, got, want relay.Result) {
 	t.Helper()
-	if got.Outcome != want.Outcome || got.StatusCode != want.StatusCode || got.RetryAfter != want.RetryAfter {
-		t.Errorf("result = %v/%d/%v (%s), want %v/%d/%v", got.Outcome, got.StatusCode, got.RetryAfter, got.Reason, want.Outcome, want.StatusCode, want.RetryAfter)
+	if got.Outcome != want.Outcome || got.StatusCode != want.StatusCode || got.RetryAfter != want.RetryAfter || got.Lookup != want.Lookup {
+		t.Errorf("result = %v/%d/%v lookup %v (%s), want %v/%d/%v lookup %v", got.Outcome, got.StatusCode, got.RetryAfter, got.Lookup, got.Reason, want.Outcome, want.StatusCode, want.RetryAfter, want.Lookup)
 	}
 	if diff := cmp.Diff(want.Result, got.Result); diff != "" {
 		t.Errorf("Result map (-want +got):\n%s", diff)
@@ -325,6 +325,10 @@ func TestSink_Deliver_ExactAmountsOnTheWire(t *testing.T) {
 }
 
 // TestSink_Deliver_UnknownOutcome: the POST was written but no answer came.
+// The attempt is Unknown and nothing else happens in it: a look-up right
+// away would find nothing while the API is still creating the invoice.
+// RetryAfter schedules the first look-up (lookupDelay: grace/8 after a
+// short attempt).
 func TestSink_Deliver_UnknownOutcome(t *testing.T) {
 	stall := func(f *fakeOnlinePajak) func(http.ResponseWriter, *http.Request, []byte) bool {
 		return func(_ http.ResponseWriter, r *http.Request, _ []byte) bool {
@@ -332,6 +336,7 @@ func TestSink_Deliver_UnknownOutcome(t *testing.T) {
 			return true
 		}
 	}
+	firstLookup := DefaultLookupGrace / 8
 	tests := []struct {
 		name string
 		fake func(f *fakeOnlinePajak)
@@ -341,53 +346,26 @@ func TestSink_Deliver_UnknownOutcome(t *testing.T) {
 		want2 fakeCounts
 	}{
 		{
-			name:  "CreatedThenStalled_LookupFinds",
+			name:  "CreatedThenStalled",
 			fake:  func(f *fakeOnlinePajak) { f.stallAfterCreate = true },
-			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
-			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+			want:  relay.Result{Outcome: relay.OutcomeUnknown, RetryAfter: firstLookup, Reason: `no answer after invoice "INV-2026-0042" was sent|deadline exceeded|looked up by invoiceNumber before it is sent again|api_key=REDACTED`},
+			want2: fakeCounts{posts: 1, invoices: 1},
 		},
 		{
-			name:  "StalledBeforeCreating_LookupNotFound",
+			name:  "StalledBeforeCreating",
 			fake:  func(f *fakeOnlinePajak) { f.postHook = stall(f) },
-			want:  relay.Result{Outcome: relay.OutcomeTransient, Reason: "no answer after invoice \"INV-2026-0042\" was sent|deadline exceeded|found no invoice|api_key=REDACTED"},
-			want2: fakeCounts{posts: 1, gets: 1},
+			want:  relay.Result{Outcome: relay.OutcomeUnknown, RetryAfter: firstLookup, Reason: `no answer after invoice "INV-2026-0042" was sent|deadline exceeded`},
+			want2: fakeCounts{posts: 1},
 		},
 		{
-			name: "Stalled_LookupFails",
-			fake: func(f *fakeOnlinePajak) {
-				f.postHook = stall(f)
-				f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
-					apiError(w, http.StatusInternalServerError, "The API encountered a fatal error")
-					return true
-				}
-			},
-			want:  relay.Unknown("look-up by invoiceNumber failed: the API answered HTTP 500: The API encountered a fatal error"),
-			want2: fakeCounts{posts: 1, gets: 1},
+			name:  "LongerGrace",
+			fake:  func(f *fakeOnlinePajak) { f.postHook = stall(f) },
+			cfg:   func(c *Config) { c.LookupGrace = 16 * time.Minute },
+			want:  relay.Result{Outcome: relay.OutcomeUnknown, RetryAfter: 2 * time.Minute, Reason: "deadline exceeded"},
+			want2: fakeCounts{posts: 1},
 		},
 		{
-			name: "Stalled_LookupStallsToo",
-			fake: func(f *fakeOnlinePajak) {
-				f.stallAfterCreate = true
-				f.getHook = func(_ http.ResponseWriter, r *http.Request) bool { f.stall(r); return true }
-			},
-			cfg:   func(c *Config) { c.LookupTimeout = 500 * time.Millisecond },
-			want:  relay.Unknown("look-up by invoiceNumber failed|deadline exceeded"),
-			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
-		},
-		{
-			name: "Stalled_LookupGatewayError",
-			fake: func(f *fakeOnlinePajak) {
-				f.postHook = stall(f)
-				f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
-					gatewayError(w, http.StatusForbidden, "API_KEY_UNAUTHORIZED", "The api_key supplied is not authorized to access the given service.")
-					return true
-				}
-			},
-			want:  relay.Unknown("look-up by invoiceNumber failed: API gateway answered HTTP 403: API_KEY_UNAUTHORIZED"),
-			want2: fakeCounts{posts: 1, gets: 1},
-		},
-		{
-			name: "ConnectionDroppedAfterCreate_LookupFinds",
+			name: "ConnectionDroppedAfterCreate",
 			fake: func(f *fakeOnlinePajak) {
 				f.postHook = func(w http.ResponseWriter, _ *http.Request, _ []byte) bool {
 					f.addInvoice("INV-2026-0042")
@@ -398,11 +376,11 @@ func TestSink_Deliver_UnknownOutcome(t *testing.T) {
 					return true
 				}
 			},
-			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
-			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+			want:  relay.Result{Outcome: relay.OutcomeUnknown, RetryAfter: firstLookup, Reason: `no answer after invoice "INV-2026-0042" was sent`},
+			want2: fakeCounts{posts: 1, invoices: 1},
 		},
 		{
-			name: "UnreadableSuccess_LookupFinds",
+			name: "UnreadableSuccess",
 			fake: func(f *fakeOnlinePajak) {
 				f.postHook = func(w http.ResponseWriter, _ *http.Request, _ []byte) bool {
 					f.addInvoice("INV-2026-0042")
@@ -411,8 +389,8 @@ func TestSink_Deliver_UnknownOutcome(t *testing.T) {
 					return true
 				}
 			},
-			want:  relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
-			want2: fakeCounts{posts: 1, gets: 1, invoices: 1},
+			want:  relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: 200, RetryAfter: firstLookup, Reason: `invoice "INV-2026-0042": HTTP 200 without code 200`},
+			want2: fakeCounts{posts: 1, invoices: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -468,61 +446,147 @@ func TestSink_Deliver_NotSent(t *testing.T) {
 	})
 }
 
-// TestSink_Deliver_PriorUnknown: an earlier attempt may have created the
-// invoice (the process died mid-request); look it up before any POST.
+// foundByLookup is the result of a look-up that found the invoice.
+func foundByLookup() relay.Result {
+	r := relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"})
+	r.Lookup = true
+	return r
+}
+
+// TestSink_Deliver_PriorUnknown: an earlier attempt, begun at priorAt, may
+// have created the invoice (it timed out, or the process died mid-request):
+// the attempt is a look-up, never a POST. "Not found" is a Recheck until
+// LOOKUP_GRACE after priorAt, then a Transient look-up (the dispatcher sends
+// again); a failed look-up is Unknown.
 func TestSink_Deliver_PriorUnknown(t *testing.T) {
-	lookupFails := func(f *fakeOnlinePajak) {
-		f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
-			w.WriteHeader(http.StatusBadGateway)
-			return true
+	lookupAnswers := func(status int, header map[string]string, body string) func(f *fakeOnlinePajak) {
+		return func(f *fakeOnlinePajak) {
+			f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
+				respond(status, header, body)(w, nil, nil)
+				return true
+			}
 		}
 	}
+	const grace = DefaultLookupGrace
 	tests := []struct {
 		name    string
 		prior   bool
+		since   time.Duration // testNow - PriorUnknownAt; -1: zero PriorUnknownAt
 		attempt int
+		cfg     func(*Config)
 		fake    func(f *fakeOnlinePajak)
 		want    relay.Result
 		counts  fakeCounts
 	}{
 		{
 			name:  "ExistsNoPost",
-			prior: true, attempt: 2,
+			prior: true, since: 4 * time.Second, attempt: 2,
 			fake:   func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
-			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want:   foundByLookup(),
 			counts: fakeCounts{gets: 1, invoices: 1},
 		},
 		{
-			name:  "NotFoundPosts",
-			prior: true, attempt: 2,
-			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}),
-			counts: fakeCounts{posts: 1, gets: 1, invoices: 1},
+			name:  "NotFoundSoonAfter_LooksAgain",
+			prior: true, since: 4 * time.Second, attempt: 2,
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: grace / 8, Lookup: true, Reason: `invoice "INV-2026-0042" not found 4s after|may still be creating it|not sent again before 2m0s`},
+			counts: fakeCounts{gets: 1},
 		},
 		{
-			name:  "LookupFailsNoPost",
-			prior: true, attempt: 2,
-			fake:   lookupFails,
-			want:   relay.Unknown("earlier attempt's outcome is unknown|look-up of invoice \"INV-2026-0042\" failed|HTTP 502"),
+			name:  "NotFoundMidGrace_WaitsAsLongAgain",
+			prior: true, since: 40 * time.Second, attempt: 4,
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: 40 * time.Second, Lookup: true},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "NotFoundLate_LastLookUpAtGraceEnd",
+			prior: true, since: 100 * time.Second, attempt: 5,
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: 20 * time.Second, Lookup: true},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "NotFoundJustBeforeGrace_NoPost",
+			prior: true, since: grace - time.Millisecond, attempt: 6,
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: time.Millisecond, Lookup: true},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "NotFoundAfterGrace_SendAgainNextAttempt",
+			prior: true, since: grace, attempt: 7,
+			want:   relay.Result{Outcome: relay.OutcomeTransient, StatusCode: 404, Lookup: true, Reason: `invoice "INV-2026-0042" not found 2m0s after|LOOKUP_GRACE 2m0s|created nothing; sending again`},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "ConfiguredGrace",
+			prior: true, since: 5 * time.Minute, attempt: 3,
+			cfg:    func(c *Config) { c.LookupGrace = 10 * time.Minute },
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: 5 * time.Minute, Lookup: true},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "UnknownStartCountsFromNow",
+			prior: true, since: -1, attempt: 2,
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 404, RetryAfter: grace / 8, Lookup: true},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "LookupFails5xx_NoPost",
+			prior: true, since: 4 * time.Second, attempt: 2,
+			fake:   lookupAnswers(http.StatusBadGateway, nil, ""),
+			want:   relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: 502, Lookup: true, Reason: `earlier attempt's outcome is unknown|look-up of invoice "INV-2026-0042" failed|HTTP 502`},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "LookupFailsAfterGrace_NoPost",
+			prior: true, since: 10 * time.Minute, attempt: 9,
+			fake:   lookupAnswers(http.StatusInternalServerError, nil, `{"code":500,"message":"The API encountered a fatal error"}`),
+			want:   relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: 500, Lookup: true, Reason: "HTTP 500: The API encountered a fatal error"},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "LookupUnreadable_NoPost",
+			prior: true, since: 4 * time.Second, attempt: 2,
+			fake:   lookupAnswers(http.StatusOK, nil, `<html>maintenance</html>`),
+			want:   relay.Result{Outcome: relay.OutcomeUnknown, StatusCode: 200, Lookup: true, Reason: "HTTP 200: <html>maintenance</html>"},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "LookupRateLimited_LooksAgainAfterRetryAfter",
+			prior: true, since: 4 * time.Second, attempt: 2,
+			fake:   lookupAnswers(http.StatusTooManyRequests, map[string]string{"Retry-After": "60"}, `{"code":429,"message":"slow down"}`),
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 429, RetryAfter: time.Minute, Lookup: true, Reason: "rate limited (HTTP 429)"},
+			counts: fakeCounts{gets: 1},
+		},
+		{
+			name:  "LookupRateLimitedAfterGrace_NeverPosts",
+			prior: true, since: 3 * time.Minute, attempt: 8,
+			fake:   lookupAnswers(http.StatusTooManyRequests, nil, `{"code":429,"message":"slow down"}`),
+			want:   relay.Result{Outcome: relay.OutcomeRecheck, StatusCode: 429, RetryAfter: grace / 8, Lookup: true},
 			counts: fakeCounts{gets: 1},
 		},
 		{
 			name:  "FirstAttemptAfterCrash",
-			prior: true, attempt: 1,
+			prior: true, since: 0, attempt: 1,
 			fake:   func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
-			want:   relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want:   foundByLookup(),
 			counts: fakeCounts{gets: 1, invoices: 1},
 		},
 		{
 			name:    "RetryLooksUpToo",
 			attempt: 3,
 			fake:    func(f *fakeOnlinePajak) { f.addInvoice("INV-2026-0042") },
-			want:    relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133", "found_by": "lookup"}),
+			want:    foundByLookup(),
 			counts:  fakeCounts{gets: 1, invoices: 1},
+		},
+		{
+			name:    "RetryNotFoundPosts",
+			attempt: 3,
+			want:    relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}),
+			counts:  fakeCounts{posts: 1, gets: 1, invoices: 1},
 		},
 		{
 			name:    "RetryLookupFailurePostsAnyway",
 			attempt: 3,
-			fake:    lookupFails,
+			fake:    lookupAnswers(http.StatusBadGateway, nil, ""),
 			want:    relay.Delivered(200, map[string]string{"invoice_number": "INV-2026-0042", "invoice_id": "1389133"}),
 			counts:  fakeCounts{posts: 1, gets: 1, invoices: 1},
 		},
@@ -533,15 +597,48 @@ func TestSink_Deliver_PriorUnknown(t *testing.T) {
 			if tt.fake != nil {
 				tt.fake(f)
 			}
-			s := MustNewSink(t, f)
+			var mods []func(*Config)
+			if tt.cfg != nil {
+				mods = append(mods, tt.cfg)
+			}
+			s := MustNewSink(t, f, mods...)
 			o := outbound(t, "line_items")
 			o.PriorUnknown, o.Attempt = tt.prior, tt.attempt
+			if tt.prior && tt.since >= 0 {
+				o.PriorUnknownAt = testNow.Add(-tt.since)
+			}
 			got := s.Deliver(context.Background(), o)
 			checkResult(t, got, tt.want)
 			if c := f.counts(); c != tt.counts {
 				t.Errorf("fake saw %+v, want %+v", c, tt.counts)
 			}
 		})
+	}
+}
+
+func TestLookupDelay(t *testing.T) {
+	// The look-ups after a 3s timeout with the default grace: spread over
+	// the grace, the last exactly at its end, never past it.
+	grace := DefaultLookupGrace
+	since := 3 * time.Second
+	var at []time.Duration
+	for since < grace {
+		since += lookupDelay(since, grace)
+		at = append(at, since)
+	}
+	want := []time.Duration{18 * time.Second, 36 * time.Second, 72 * time.Second, 2 * time.Minute}
+	if diff := cmp.Diff(want, at); diff != "" {
+		t.Errorf("look-ups at (-want +got):\n%s", diff)
+	}
+	// A short grace still waits at least a second, and ends at the grace.
+	if got := lookupDelay(0, 4*time.Second); got != time.Second {
+		t.Errorf("lookupDelay(0, 4s) = %v, want 1s", got)
+	}
+	if got := lookupDelay(3500*time.Millisecond, 4*time.Second); got != 500*time.Millisecond {
+		t.Errorf("lookupDelay(3.5s, 4s) = %v, want 500ms", got)
+	}
+	if got := lookupDelay(5*time.Minute, grace); got != grace/8 {
+		t.Errorf("lookupDelay past the grace = %v, want %v", got, grace/8)
 	}
 }
 

@@ -52,14 +52,40 @@
 //   - Failure before the request was written (httptrace WroteRequest):
 //     Transient.
 //   - Request written, then no answer, a cut answer, or a 2xx without a
-//     readable code: look the invoice up at once. Found: Delivered. Not
-//     found: Transient. Look-up failed: Unknown (the dispatcher holds the
-//     delivery in needs_review).
+//     readable code: Unknown, with RetryAfter set to the first look-up's
+//     delay. Nothing is looked up in the same attempt: right after a
+//     timeout the API may still be creating the invoice.
 //   - Not an INVOICE, a cancelled/voided/deleted transaction, a non
 //     transaction.* event, transaction.cancelled/deleted, or o.Created set:
 //     Skipped with the reason.
-//   - o.PriorUnknown: look up before anything else; found is Delivered with
-//     no POST, a failed look-up is Unknown with no POST, not found POSTs.
+//
+// # After an unknown outcome (SPEC 3.3)
+//
+// With o.PriorUnknown the attempt is a look-up by invoiceNumber, never a
+// POST (Result.Lookup; the dispatcher records it with action "lookup"):
+//
+//   - found: Delivered, Result with "found_by": "lookup";
+//   - not found, less than LOOKUP_GRACE (default 2m) after the unknown
+//     attempt began (o.PriorUnknownAt): Recheck. The next look-up waits as
+//     long again as has passed since then (at least grace/8) and never past
+//     the end of the grace, so the look-ups spread over it (after a 3s
+//     timeout with the default grace: about 18s, 36s, 72s and 2m) and the
+//     last one falls at its end. Rechecks do not spend the retry schedule;
+//   - not found by a look-up begun LOOKUP_GRACE or more after: Transient;
+//     the unknown attempt created nothing, and the dispatcher sends again on
+//     the schedule (the next attempt looks up once more before its POST);
+//   - 429: Recheck after the longer of Retry-After and the usual delay; a
+//     rate-limited look-up says nothing, so it never leads to a POST;
+//   - any other failure (transport error, timeout, 5xx, a gateway error, an
+//     answer that is neither the invoice nor "not found"): Unknown, which
+//     ON_UNKNOWN=review (the default) sends to needs_review.
+//
+// PriorUnknownAt comes from the dispatcher's clock and the grace is
+// measured on Deps.Now, so both must be the same clock (time.Now in
+// production). After a crash the store sets it to the resume time, which
+// only lengthens the wait. With several replicas (NATS) the look-up may run
+// on another replica than the POST: a clock ahead by d shortens the grace by
+// d, so replicas' clocks must be synchronized (NTP) to well below the grace.
 //
 // # Assumptions where the reference is ambiguous
 //
@@ -87,9 +113,8 @@
 //     invoice up first too, in case a stalled earlier POST completed after
 //     its look-up. That look-up is best effort: if it fails, the POST goes on.
 //     old_id is never sent.
-//  7. The look-up after an unknown outcome runs detached from ctx (whose
-//     deadline has usually passed) for at most LOOKUP_TIMEOUT (default 10s),
-//     so one attempt can last TIMEOUT + LOOKUP_TIMEOUT.
+//  7. Each look-up is bounded by LOOKUP_TIMEOUT (default 10s) and the
+//     attempt's own TIMEOUT, whichever ends first.
 //  8. vatRate is a JSON number and revision an integer, as in every example,
 //     although the parameter table says "string" for vatRate.
 //  9. NPWP: the reference documents only the 15-digit formatted NPWP
@@ -105,10 +130,14 @@
 //     transactionType 4 or 5, documentType 1, 2, 3, 5, 8): the lists predate
 //     Coretax's numbering, and the API validates them itself. Numeric
 //     metadata values are taken as their text.
-//  11. Decimals are unsigned digits with an optional fraction (at most 40
-//     characters), from a JSON number or a JSON string; no exponent, sign,
-//     grouping or rounding, and "350000.00" stays "350000.00". The reference
-//     sets no limit on fraction digits.
+//  11. Decimals (quantity, unitPrice, discount, VAT_RATE) follow
+//     decimal.OnlinePajak, the same rules as AccountingPlus's: plain
+//     unsigned digits without leading zeros ("007" is refused), an optional
+//     fraction of at most 2 digits as written, integer part within int64;
+//     from a JSON number or a JSON string; no exponent, sign, grouping or
+//     rounding, and "350000.00" stays "350000.00". The reference documents no
+//     precision and shows whole numbers only; sinks/internal/decimal says why
+//     these rules were chosen.
 //  12. Without line items, one line is sent: the transaction's description
 //     (else document_number), quantity 1, and as unit price the amount before
 //     VAT, subtotal, else total when there is no non-zero tax_amount; else it

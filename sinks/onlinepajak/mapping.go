@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 // DefaultVATRate is the VAT rate sent when none is configured: PPN 12%.
@@ -147,10 +149,10 @@ func Map(tx json.RawMessage, cfg MapConfig) (*Invoice, error) {
 
 	inv.Revision = m.revision(md)
 
-	if isPlainDecimal(cfg.VATRate) {
-		inv.VATRate = json.Number(cfg.VATRate)
+	if rate, err := decimal.Parse(cfg.VATRate, decimal.OnlinePajak); err == nil {
+		inv.VATRate = json.Number(rate.String())
 	} else {
-		m.invalid("vatRate", "config VAT_RATE", quoteShort(cfg.VATRate)+" is not a plain decimal")
+		m.invalid("vatRate", "config VAT_RATE", err.Error())
 	}
 
 	if err := m.err(); err != nil {
@@ -370,7 +372,7 @@ func (m *mapper) singleItem(obj map[string]any, invoiceNumber string) []InvoiceI
 	tax, hasTax := m.decimal(obj["tax_amount"], field, "tax_amount")
 	total, hasTotal := m.decimal(obj["total"], field, "total")
 	switch {
-	case hasTax && !isZeroDecimal(tax):
+	case hasTax && !decimal.Must(tax, decimal.OnlinePajak).IsZero():
 		m.errs = append(m.errs, &FieldError{Field: field, From: "subtotal", Err: ErrMissingField,
 			Reason: "is missing and total includes tax_amount, so the amount before VAT is unknown (the transaction has no line_items)"})
 	case hasTotal:

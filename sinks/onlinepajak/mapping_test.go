@@ -284,7 +284,47 @@ func TestMap_Fields(t *testing.T) {
 			name:    "NegativeDiscount",
 			mutate:  func(tx map[string]any) { line(tx, 1)["discount_amount"] = json.Number("-1") },
 			wantErr: ErrInvalidField,
-			wantMsg: []string{`invoiceItems[1].discount: line_items[1].discount_amount "-1" is not a plain decimal`},
+			wantMsg: []string{`invoiceItems[1].discount: line_items[1].discount_amount "-1" is negative`},
+		},
+		{
+			// The rules of decimal.OnlinePajak, which the old check did not
+			// have: no leading zeros, at most 2 fraction digits, int64 range.
+			name:    "LeadingZeroQuantity",
+			mutate:  func(tx map[string]any) { line(tx, 0)["quantity"] = "007" },
+			wantErr: ErrInvalidField,
+			wantMsg: []string{`invoiceItems[0].quantity: line_items[0].quantity "007" is not a plain decimal`},
+		},
+		{
+			name:    "ThreeFractionDigits",
+			mutate:  func(tx map[string]any) { line(tx, 0)["unit_price"] = json.Number("350000.125") },
+			wantErr: ErrInvalidField,
+			wantMsg: []string{`invoiceItems[0].unitPrice: line_items[0].unit_price "350000.125" has more than 2 fraction digits`},
+		},
+		{
+			name:    "BeyondInt64",
+			mutate:  func(tx map[string]any) { line(tx, 0)["unit_price"] = json.Number("9223372036854775808") },
+			wantErr: ErrInvalidField,
+			wantMsg: []string{`invoiceItems[0].unitPrice: line_items[0].unit_price "9223372036854775808" is out of range`},
+		},
+		{
+			name:    "LeadingZeroVATRate",
+			cfg:     MapConfig{VATRate: "012"},
+			wantErr: ErrInvalidField,
+			wantMsg: []string{`vatRate: config VAT_RATE "012" is not a plain decimal`},
+		},
+		{
+			name: "ExactAmountsKept",
+			mutate: func(tx map[string]any) {
+				line(tx, 0)["unit_price"] = json.Number("9007199254740993")
+				line(tx, 1)["unit_price"] = "1250000.50"
+				line(tx, 1)["discount_amount"] = json.Number("250000.00")
+			},
+			check: func(t *testing.T, inv *Invoice) {
+				got := []string{inv.InvoiceItems[0].UnitPrice, inv.InvoiceItems[1].UnitPrice, inv.InvoiceItems[1].Discount}
+				if diff := cmp.Diff([]string{"9007199254740993", "1250000.50", "250000.00"}, got); diff != "" {
+					t.Errorf("amounts (-want +got):\n%s", diff)
+				}
+			},
 		},
 		{
 			name:    "MissingTypeIsAnError",

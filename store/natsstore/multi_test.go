@@ -337,6 +337,11 @@ func TestReplicas_Takeover(t *testing.T) {
 			if claim.EventID != "evt_1" || !claim.PriorUnknown || claim.Attempt != 1 {
 				t.Errorf("claim = %s attempt %d prior unknown %v; want evt_1, 1, true", claim.EventID, claim.Attempt, claim.PriorUnknown)
 			}
+			// The takeover's time stands for when the unknown attempt began:
+			// never earlier than a's claim, so a look-up grace is never cut.
+			if claim.PriorUnknownAt.Before(claimedAt) {
+				t.Errorf("claim PriorUnknownAt = %v, before a's claim at %v", claim.PriorUnknownAt, claimedAt)
+			}
 			if err := b.Finish(ctx, "ap", "evt_1", relay.Attempt{At: time.Now(), Outcome: "delivered"}, relay.Transition{State: relay.StateDelivered}); err != nil {
 				t.Fatalf("Finish at b: %v", err)
 			}

@@ -170,7 +170,7 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 				took = false
 				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
 			}
-			d.PriorUnknown = true
+			d.PriorUnknown, d.PriorUnknownAt = true, now.UTC()
 			d.Reason = "resumed: the replica delivering it stopped (its claim expired)"
 		} else {
 			// Same seq and still pending: still the head of its queue (a
@@ -250,10 +250,11 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 		Outbound: relay.Outbound{
 			EventID: r.ID, Sink: sink, Type: r.Type, Subject: r.Subject, Test: r.Test,
 			Event: ce, Data: data,
-			Delivery:     relay.Delivery{ReceivedAt: fromNanos(r.ReceivedAt), Headers: headers, Body: body},
-			Attempt:      d.Attempts + 1,
-			PriorUnknown: d.PriorUnknown,
-			Created:      created,
+			Delivery:       relay.Delivery{ReceivedAt: fromNanos(r.ReceivedAt), Headers: headers, Body: body},
+			Attempt:        d.Attempts + 1,
+			PriorUnknown:   d.PriorUnknown,
+			PriorUnknownAt: d.PriorUnknownAt,
+			Created:        created,
 		},
 		ScheduleAttempt: d.Attempts - d.ScheduleStart + 1,
 	}, nil
@@ -449,7 +450,7 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 				d.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
 				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
 			}
-			d.PriorUnknown = true
+			d.PriorUnknown, d.PriorUnknownAt = true, now.UTC()
 			return d.moveTo(relay.StatePending, now, "resumed after restart", now)
 		})
 		if relay.ErrorCode(err) == relay.ENOTFOUND {

@@ -167,7 +167,7 @@ func (d *delivery) setDue(t time.Time) {
 func (d *delivery) reopen(now time.Time) {
 	from := d.State
 	d.ScheduleStart = d.Attempts
-	d.PriorUnknown = false
+	d.PriorUnknown, d.PriorUnknownAt = false, time.Time{}
 	d.Reason = ""
 	if from == relay.StateNeedsReview {
 		d.State = relay.StatePending
@@ -189,7 +189,10 @@ func (d *delivery) finishTo(a relay.Attempt, t relay.Transition) error {
 	}
 	d.LastError = a.Error
 	d.LastStatus = a.StatusCode
-	d.PriorUnknown = t.PriorUnknown
+	d.PriorUnknown, d.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt
+	if t.KeepSchedule {
+		d.ScheduleStart++
+	}
 	if t.Result != nil {
 		d.Result = t.Result
 	}

@@ -191,6 +191,54 @@ func testFinish(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("PriorUnknownAt", func(t *testing.T) {
+		// When the unknown attempt began travels with PriorUnknown from
+		// Finish to every later claim, is shown on the delivery, and is
+		// dropped with it.
+		h := newHarness(t, open)
+		h.ingest(spec{id: "evt_1", targets: to(erp)}.event())
+		h.wantClaimed(erp, later, "evt_1")
+		began := later.Add(-3 * time.Second)
+		look := later.Add(15 * time.Second)
+		h.finish(erp, "evt_1", attempt(relay.StateNeedsReview, began), relay.Transition{State: relay.StatePending, NextAt: look, PriorUnknown: true, PriorUnknownAt: began})
+		if ds := h.delivery("evt_1", erp); !ds.PriorUnknownAt.Equal(began) {
+			t.Errorf("delivery prior_unknown_at = %v, want %v", ds.PriorUnknownAt, began)
+		}
+		c := h.wantClaimed(erp, look, "evt_1")[0]
+		if !c.PriorUnknown || !c.PriorUnknownAt.Equal(began) {
+			t.Errorf("claim: PriorUnknown %v at %v, want true at %v", c.PriorUnknown, c.PriorUnknownAt, began)
+		}
+		h.finish(erp, "evt_1", attempt(relay.StatePending, look), relay.Transition{State: relay.StatePending, NextAt: look})
+		c = h.wantClaimed(erp, look, "evt_1")[0]
+		if c.PriorUnknown || !c.PriorUnknownAt.IsZero() {
+			t.Errorf("claim after the unknown outcome was settled: PriorUnknown %v at %v, want false at zero", c.PriorUnknown, c.PriorUnknownAt)
+		}
+	})
+
+	t.Run("KeepSchedule", func(t *testing.T) {
+		// Attempts with KeepSchedule are counted and recorded but leave the
+		// schedule where it was: look-ups cannot spend it.
+		h := newHarness(t, open)
+		h.ingest(spec{id: "evt_1", targets: to(erp)}.event())
+		h.wantClaimed(erp, later, "evt_1")
+		h.finish(erp, "evt_1", attempt(relay.StatePending, later), relay.Transition{State: relay.StatePending, NextAt: later})
+		for n := 2; n <= 4; n++ {
+			c := h.wantClaimed(erp, later, "evt_1")[0]
+			if c.Attempt != n || c.ScheduleAttempt != 2 {
+				t.Errorf("claim: attempt %d, schedule attempt %d; want %d, 2", c.Attempt, c.ScheduleAttempt, n)
+			}
+			h.finish(erp, "evt_1", attempt(relay.StatePending, later), relay.Transition{State: relay.StatePending, NextAt: later, KeepSchedule: true})
+		}
+		h.wantClaimed(erp, later, "evt_1")
+		h.finish(erp, "evt_1", attempt(relay.StatePending, later), relay.Transition{State: relay.StatePending, NextAt: later})
+		if c := h.wantClaimed(erp, later, "evt_1")[0]; c.Attempt != 6 || c.ScheduleAttempt != 3 {
+			t.Errorf("claim after a counted attempt: attempt %d, schedule attempt %d; want 6, 3", c.Attempt, c.ScheduleAttempt)
+		}
+		if ds := h.delivery("evt_1", erp); ds.Attempts != 5 || len(ds.History) != 5 {
+			t.Errorf("delivery: %d attempts, %d in history; want 5, 5", ds.Attempts, len(ds.History))
+		}
+	})
+
 	t.Run("Dead", func(t *testing.T) {
 		h := newHarness(t, open)
 		h.ingest(spec{id: "evt_1", typ: "transaction.paid", targets: to(erp)}.event())
@@ -295,8 +343,8 @@ func testResumeInFlight(t *testing.T, open Opener) {
 		h.wantState("evt_2", erp, relay.StateDelivered)
 		// evt_3 was due since its receipt, evt_1 again since the restart.
 		claims := h.wantClaimed(erp, restart, "evt_3", "evt_1")
-		if !claims[1].PriorUnknown {
-			t.Error("resumed claim: PriorUnknown = false, want true")
+		if !claims[1].PriorUnknown || !claims[1].PriorUnknownAt.Equal(restart) {
+			t.Errorf("resumed claim: PriorUnknown %v at %v, want true at the restart, %v", claims[1].PriorUnknown, claims[1].PriorUnknownAt, restart)
 		}
 		if claims[0].PriorUnknown {
 			t.Error("fresh claim: PriorUnknown = true, want false")
