@@ -104,21 +104,27 @@ func (o *Operations) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (D
 	return o.Store.ListDeadLetters(ctx, f)
 }
 
-// Replay queues a new delivery of a stored event to a configured sink.
-func (o *Operations) Replay(ctx context.Context, id, sink, operator string) error {
+// Replay queues a new delivery of a stored event to a configured sink. At
+// a create-once sink whose subject already has a document it queues
+// nothing and says so (Skipped, Reason): a replay never erases what a
+// delivery achieved.
+func (o *Operations) Replay(ctx context.Context, id, sink, operator string) (ReplayResult, error) {
 	r, err := o.route(sink)
 	if err != nil {
-		return err
+		return ReplayResult{}, err
 	}
 	ev, err := o.Store.GetEvent(ctx, id)
 	if err != nil {
-		return err
+		return ReplayResult{}, err
 	}
-	if err := o.Store.Replay(ctx, id, r.Target(ev.Subject), operator, o.now()); err != nil {
-		return err
+	res, err := o.Store.Replay(ctx, id, ReplayRequest{Target: r.Target(ev.Subject), CreateOnce: r.CreateOnce, Operator: operator}, o.now())
+	if err != nil {
+		return ReplayResult{}, err
 	}
-	o.notify(sink)
-	return nil
+	if res.Queued > 0 {
+		o.notify(sink)
+	}
+	return res, nil
 }
 
 // Redrive moves dead deliveries back to pending.

@@ -24,8 +24,8 @@ func TestOperations_Validation(t *testing.T) {
 		{"RedriveBadGlob", func() error { _, err := ops.Redrive(ctx, relay.Redrive{Type: "transaction.["}, "op"); return err }},
 		{"ResolveNoSink", func() error { return ops.Resolve(ctx, "e", relay.Resolution{Outcome: "retry"}, "op") }},
 		{"ResolveBadOutcome", func() error { return ops.Resolve(ctx, "e", relay.Resolution{Sink: "erp", Outcome: "done"}, "op") }},
-		{"ReplayNoSink", func() error { return ops.Replay(ctx, "e", "", "op") }},
-		{"ReplayUnknownSink", func() error { return ops.Replay(ctx, "e", "nope", "op") }},
+		{"ReplayNoSink", func() error { _, err := ops.Replay(ctx, "e", "", "op"); return err }},
+		{"ReplayUnknownSink", func() error { _, err := ops.Replay(ctx, "e", "nope", "op"); return err }},
 		{"DeadLettersBadState", func() error {
 			_, err := ops.ListDeadLetters(ctx, relay.DeadLetterFilter{State: "pending"})
 			return err
@@ -64,8 +64,8 @@ func TestOperations_Replay(t *testing.T) {
 	h.waitState(t, 5*time.Second, id, "erp", relay.StateDelivered)
 	ids = append(ids, <-done)
 
-	if err := h.ops.Replay(context.Background(), id, "erp", "tester"); err != nil {
-		t.Fatal(err)
+	if res, err := h.ops.Replay(context.Background(), id, "erp", "tester"); err != nil || res != (relay.ReplayResult{Queued: 1}) {
+		t.Fatalf("Replay = %+v, %v; want one delivery queued", res, err)
 	}
 	select {
 	case got := <-done:

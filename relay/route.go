@@ -14,6 +14,10 @@ type Route struct {
 	// OrderBySubject makes the sink's deliveries of one subject go one at a
 	// time, in order (SINK_<NAME>_ORDERING=subject).
 	OrderBySubject bool
+	// CreateOnce marks a sink that creates one document per subject
+	// (AccountingPlus, OnlinePajak): a replay to it is skipped when the
+	// subject already has a document there.
+	CreateOnce bool
 }
 
 // Matches reports whether the route wants an event of eventType (test

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 )
@@ -152,6 +153,14 @@ type DeliveryState struct {
 	// PriorUnknownAt is when the attempt whose outcome is unknown began.
 	PriorUnknownAt time.Time `json:"prior_unknown_at,omitzero"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// WaitingFor is, for a pending delivery that waits for its turn
+	// (subject ordering), the id of the event whose open delivery at the
+	// same sink it waits behind; WaitingForState is that delivery's state
+	// (in_flight, pending: due or waiting to retry, needs_review). Both are
+	// empty when the delivery is not waiting. GetEvent computes them; they
+	// are never stored.
+	WaitingFor      string `json:"waiting_for,omitempty"`
+	WaitingForState string `json:"waiting_for_state,omitempty"`
 }
 
 // HistoryEntry records an operator action on an event.
@@ -309,6 +318,67 @@ type Transition struct {
 	KeepSchedule bool
 }
 
+// ReplayRequest is one replay of a stored event to a sink.
+type ReplayRequest struct {
+	Target OutboxTarget
+	// CreateOnce marks a sink that creates one document per subject
+	// (AccountingPlus, OnlinePajak): when the subject already has a
+	// document there, or the event's own delivery there already created
+	// one, nothing is queued; the replay is recorded in the delivery's
+	// history as skipped and the delivery keeps its state and result.
+	CreateOnce bool
+	// Operator is who asked, for the event's history.
+	Operator string
+}
+
+// ReplayResult is what a replay did: one delivery queued, or one skipped
+// with the reason (SPEC 3, 4.1).
+type ReplayResult struct {
+	Queued  int    `json:"queued"`
+	Skipped int    `json:"skipped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// ReplaySkip returns why a replay to a create-once sink must queue nothing,
+// or "" when it may queue: the subject already has a document there (cd,
+// the create-once record of the sink and subject; nil when none), or the
+// event's own delivery there (own, nil when none) is delivered with a
+// document number. Both backends decide with it, so they answer alike.
+func ReplaySkip(r ReplayRequest, cd *CreatedDocument, own *DeliveryState) string {
+	if !r.CreateOnce {
+		return ""
+	}
+	if cd != nil {
+		doc := cd.DocumentNumber
+		if doc == "" {
+			doc = "-"
+		}
+		return fmt.Sprintf("document %s already created for %s by event %s; the replay sent nothing", doc, cd.Subject, cd.EventID)
+	}
+	if own != nil && own.State == StateDelivered {
+		doc := own.Result["document_number"]
+		if doc == "" {
+			doc = own.Result["invoice_number"]
+		}
+		if doc != "" {
+			return fmt.Sprintf("document %s already created by this event; the replay sent nothing", doc)
+		}
+	}
+	return ""
+}
+
+// SkipReplay records a skipped replay in a delivery's history (the
+// delivery's state, attempts and result stay as they are) and returns the
+// operator action to record with it. maxHistory bounds the history kept.
+func SkipReplay(ds *DeliveryState, r ReplayRequest, reason string, now time.Time, maxHistory int) HistoryEntry {
+	ds.History = append(ds.History, Attempt{At: now.UTC(), Outcome: OutcomeSkipped.String(), Error: reason})
+	if len(ds.History) > maxHistory {
+		ds.History = append(ds.History[:10:10], ds.History[len(ds.History)-(maxHistory-10):]...)
+	}
+	ds.UpdatedAt = now.UTC()
+	return HistoryEntry{At: now.UTC(), Operator: r.Operator, Action: "replay:skipped", Sink: r.Target.Sink, Detail: reason}
+}
+
 // PurgeResult counts what retention removed.
 type PurgeResult struct {
 	Events int
@@ -343,8 +413,12 @@ type Store interface {
 	// Redrive moves the selected dead deliveries back to pending (event id
 	// kept, fresh schedule) and returns how many.
 	Redrive(ctx context.Context, r Redrive, now time.Time) (int, error)
-	// Replay queues a new delivery of a stored event to a sink.
-	Replay(ctx context.Context, eventID string, target OutboxTarget, operator string, now time.Time) error
+	// Replay queues a new delivery of a stored event to a sink, unless the
+	// sink is create-once and the event's subject already has a document
+	// there: then it queues nothing, leaves the delivery's state and result
+	// as they are and records the replay in its history as skipped. The
+	// check and the write are one atomic step against concurrent writers.
+	Replay(ctx context.Context, eventID string, r ReplayRequest, now time.Time) (ReplayResult, error)
 	// Resolve settles a needs_review delivery.
 	Resolve(ctx context.Context, eventID string, r Resolution, now time.Time) error
 

@@ -345,9 +345,15 @@ func addOperation(tx *bolt.Tx, id string, h relay.HistoryEntry) error {
 	return b.Put(join([]byte(id), append(u64(uint64(h.At.UnixNano())), u64(seq)...)), buf)
 }
 
-// Replay queues a new delivery of a stored event to a sink.
-func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget, operator string, now time.Time) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+// Replay queues a new delivery of a stored event to a sink, or, at a
+// create-once sink whose subject already has a document, records the
+// replay as skipped and queues nothing (one transaction: the create-once
+// record read is the one the decision is committed with).
+func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequest, now time.Time) (relay.ReplayResult, error) {
+	var res relay.ReplayResult
+	t := req.Target
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		res = relay.ReplayResult{}
 		m, err := getMeta(tx, eventID)
 		if err != nil {
 			return err
@@ -361,14 +367,40 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 		if t.OrderKey != "" && t.OrderKey != m.Subject {
 			return relay.Errorf(relay.EINVALID, "order key %q is not the event's subject %q", t.OrderKey, m.Subject)
 		}
-		r, err := getDelivery(tx, eventID, t.Sink)
-		if err != nil {
-			return err
-		}
+		r := m.Deliveries[t.Sink]
 		if r != nil && !relay.Terminal(r.State) {
 			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, r.State)
 		}
-		op := relay.HistoryEntry{At: now.UTC(), Operator: operator, Action: "replay", Sink: t.Sink}
+		sb, err := sinkBucket(tx, t.Sink)
+		if err != nil {
+			return err
+		}
+		var cd *relay.CreatedDocument
+		if req.CreateOnce && m.Subject != "" {
+			if cd, err = getCreated(tx, t.Sink, m.Subject); err != nil {
+				return err
+			}
+		}
+		var own *relay.DeliveryState
+		if r != nil {
+			own = &r.DeliveryState
+		}
+		if reason := relay.ReplaySkip(req, cd, own); reason != "" {
+			res = relay.ReplayResult{Skipped: 1, Reason: reason}
+			if r == nil {
+				// Never routed there: the delivery is recorded as
+				// skipped, with the replay as its history.
+				r = &deliveryRecord{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StateSkipped, LastError: reason}, OrderKey: t.OrderKey, Reason: reason}
+				addCount(sb.Bucket(subCounts), relay.StateSkipped, 1)
+			}
+			op := relay.SkipReplay(&r.DeliveryState, req, reason, now, maxHistory)
+			if err := putDelivery(tx, eventID, r); err != nil {
+				return err
+			}
+			return addOperation(tx, eventID, op)
+		}
+		res.Queued = 1
+		op := relay.HistoryEntry{At: now.UTC(), Operator: req.Operator, Action: "replay", Sink: t.Sink}
 		if r == nil {
 			r, err := newOutboxEntry(tx, eventID, t, now)
 			if err != nil {
@@ -379,16 +411,16 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 			}
 			return addOperation(tx, eventID, op)
 		}
-		sb, err := sinkBucket(tx, t.Sink)
-		if err != nil {
-			return err
-		}
 		r.OrderKey = t.OrderKey
 		if err := reopen(tx, sb, eventID, r, now); err != nil {
 			return err
 		}
 		return addOperation(tx, eventID, op)
 	})
+	if err != nil {
+		return relay.ReplayResult{}, err
+	}
+	return res, nil
 }
 
 // Resolve settles a needs_review delivery: delivered (with what the

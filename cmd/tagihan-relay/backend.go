@@ -24,7 +24,7 @@ import (
 type backend interface {
 	ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error)
 	GetEvent(ctx context.Context, id string) (*relay.EventDetail, error)
-	Replay(ctx context.Context, id, sink string) error
+	Replay(ctx context.Context, id, sink string) (relay.ReplayResult, error)
 	Resolve(ctx context.Context, id string, r relay.Resolution) error
 	ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (relay.DeadLetterPage, error)
 	Redrive(ctx context.Context, r relay.Redrive) (int, error)
@@ -53,7 +53,8 @@ func (e *cliEnv) openBackend(write bool) (backend, error) {
 		var routes []relay.Route
 		if cfg, err := loadConfig(m); err == nil {
 			for _, sc := range cfg.SinkConfs {
-				routes = append(routes, relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject"})
+				routes = append(routes, relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject",
+					CreateOnce: sc.Common.Kind == "accountingplus" || sc.Common.Kind == "onlinepajak"})
 			}
 		} else if write {
 			st.Close()
@@ -98,7 +99,7 @@ func (l *localBackend) ListEvents(ctx context.Context, f relay.EventFilter) (rel
 func (l *localBackend) GetEvent(ctx context.Context, id string) (*relay.EventDetail, error) {
 	return l.ops.GetEvent(ctx, id)
 }
-func (l *localBackend) Replay(ctx context.Context, id, sink string) error {
+func (l *localBackend) Replay(ctx context.Context, id, sink string) (relay.ReplayResult, error) {
 	return l.ops.Replay(ctx, id, sink, l.operator)
 }
 func (l *localBackend) Resolve(ctx context.Context, id string, r relay.Resolution) error {
@@ -237,8 +238,10 @@ func (a *apiBackend) GetEvent(ctx context.Context, id string) (*relay.EventDetai
 	return &d, nil
 }
 
-func (a *apiBackend) Replay(ctx context.Context, id, sink string) error {
-	return a.postJSON(ctx, eventPath(id)+"/replay", map[string]string{"sink": sink}, nil)
+func (a *apiBackend) Replay(ctx context.Context, id, sink string) (relay.ReplayResult, error) {
+	var res relay.ReplayResult
+	err := a.postJSON(ctx, eventPath(id)+"/replay", map[string]string{"sink": sink}, &res)
+	return res, err
 }
 
 func (a *apiBackend) Resolve(ctx context.Context, id string, r relay.Resolution) error {

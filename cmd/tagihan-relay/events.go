@@ -232,6 +232,9 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 		if dl.NextAttemptAt != nil {
 			fmt.Fprintf(w, " next=%s", dl.NextAttemptAt.Local().Format(time.RFC3339))
 		}
+		if dl.WaitingFor != "" {
+			fmt.Fprintf(w, " · waiting for %s (%s)", dl.WaitingFor, dash(dl.WaitingForState))
+		}
 		if doc := dl.Result["document_number"]; doc != "" {
 			fmt.Fprintf(w, " document=%s", doc)
 		}

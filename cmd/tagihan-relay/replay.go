@@ -112,11 +112,13 @@ func cmdReplay(env *cliEnv, args []string) error {
 	if limit > 0 && len(ids) > limit {
 		ids = ids[:limit]
 	}
+	if sink != "" {
+		return replayToSink(env, b, ids, sink, dryRun, rateTicker(interval))
+	}
 	sent, ok2xx, failed := 0, 0, 0
 	codes := map[string]int{}
-	var tick *time.Ticker
-	if interval > 0 {
-		tick = time.NewTicker(interval)
+	tick := rateTicker(interval)
+	if tick != nil {
 		defer tick.Stop()
 	}
 	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -129,21 +131,6 @@ func cmdReplay(env *cliEnv, args []string) error {
 			case <-tick.C:
 			case <-env.ctx.Done():
 			}
-		}
-		if sink != "" {
-			if dryRun {
-				fmt.Fprintf(env.stdout, "would queue %s to sink %s\n", id, sink)
-				continue
-			}
-			if err := b.Replay(env.ctx, id, sink); err != nil {
-				failed++
-				codes[errorCode(err)]++
-				fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
-				continue
-			}
-			sent++
-			ok2xx++
-			continue
 		}
 		d, err := b.GetEvent(env.ctx, id)
 		if err != nil {
@@ -207,6 +194,89 @@ func cmdReplay(env *cliEnv, args []string) error {
 			line += " (" + strings.Join(parts, ", ") + ")"
 		}
 		fmt.Fprintln(env.stdout, line)
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+// rateTicker returns a ticker firing every interval, nil for no rate limit.
+func rateTicker(interval time.Duration) *time.Ticker {
+	if interval <= 0 {
+		return nil
+	}
+	return time.NewTicker(interval)
+}
+
+// sinkReplay is what a replay --sink did to one event.
+type sinkReplay struct {
+	ID      string `json:"id"`
+	Queued  int    `json:"queued"`
+	Skipped int    `json:"skipped"`
+	Reason  string `json:"reason,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// replayToSink queues each event to a configured sink and reports what
+// really happened: queued, or skipped with the reason (a create-once sink
+// that already has the subject's document sends nothing), or failed. A skip
+// is not a failure.
+func replayToSink(env *cliEnv, b backend, ids []string, sink string, dryRun bool, tick *time.Ticker) error {
+	if tick != nil {
+		defer tick.Stop()
+	}
+	queued, skipped, failed := 0, 0, 0
+	codes := map[string]int{}
+	results := []sinkReplay{}
+	for i, id := range ids {
+		if env.ctx.Err() != nil {
+			break
+		}
+		if tick != nil && i > 0 {
+			select {
+			case <-tick.C:
+			case <-env.ctx.Done():
+			}
+		}
+		if dryRun {
+			fmt.Fprintf(env.stdout, "would queue %s to sink %s\n", id, sink)
+			continue
+		}
+		res, err := b.Replay(env.ctx, id, sink)
+		r := sinkReplay{ID: id, Queued: res.Queued, Skipped: res.Skipped, Reason: res.Reason}
+		switch {
+		case err != nil:
+			failed++
+			codes[err.Error()]++
+			r.Error = err.Error()
+			fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
+		case res.Queued > 0:
+			queued += res.Queued
+			if !env.wantJSON() {
+				fmt.Fprintf(env.stdout, "%s → %s: queued\n", id, sink)
+			}
+		default:
+			skipped += res.Skipped
+			if !env.wantJSON() {
+				fmt.Fprintf(env.stdout, "%s → %s: skipped: %s\n", id, sink, res.Reason)
+			}
+		}
+		results = append(results, r)
+	}
+	if env.wantJSON() {
+		summary := map[string]any{"selected": len(ids), "sink": sink, "queued": queued, "skipped": skipped, "failed": failed,
+			"failures": codes, "dry_run": dryRun, "results": results}
+		if err := env.printJSON(summary); err != nil {
+			return err
+		}
+	} else {
+		var parts []string
+		for c, n := range codes {
+			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(env.stdout, "selected %d, queued %d, skipped %d, failed %d %s\n", len(ids), queued, skipped, failed, strings.Join(parts, " "))
 	}
 	if failed > 0 {
 		return errSilent

@@ -167,6 +167,7 @@ func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec,
 			errs = append(errs, err)
 			continue
 		}
+		spec.Route.CreateOnce = spec.CreateOnce // a replay to it skips a subject with a document
 		specs = append(specs, spec)
 	}
 	if len(errs) > 0 {

@@ -248,10 +248,15 @@ func (con *Console) handleReplay(c echo.Context) error {
 		return err
 	}
 	sink := c.FormValue("sink")
-	if err := con.ops.Replay(c.Request().Context(), id, sink, whoOf(c).operator()); err != nil {
+	res, err := con.ops.Replay(c.Request().Context(), id, sink, whoOf(c).operator())
+	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, withFlash(eventPath(id), url.Values{"done": {"replay"}, "to": {sink}}))
+	done := "replay"
+	if res.Queued == 0 {
+		done = "replay-skipped" // the reason is in the delivery's history
+	}
+	return c.Redirect(http.StatusSeeOther, withFlash(eventPath(id), url.Values{"done": {done}, "to": {sink}}))
 }
 
 // resolveView is the resolve confirmation page's data.

@@ -71,7 +71,7 @@ func MustOpenFixture(tb testing.TB, token string) *fixture {
 	f := &fixture{tb: tb, store: st, clock: &clock{t: time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC)}}
 	routes := []relay.Route{
 		{Sink: "erp", Events: []string{"*"}},
-		{Sink: "ap", Events: []string{"transaction.sent"}, OrderBySubject: true},
+		{Sink: "ap", Events: []string{"transaction.sent"}, OrderBySubject: true, CreateOnce: true},
 	}
 	f.ops = &relay.Operations{Store: st, Receiver: &relay.Receiver{Store: st, Routes: routes, Source: "tagihanai"}, Now: f.clock.Now}
 	reg := prometheus.NewRegistry()

@@ -164,6 +164,8 @@ func flash(q url.Values) string {
 	switch q.Get("done") {
 	case "replay":
 		return "Replay to " + sink + " queued."
+	case "replay-skipped":
+		return "Replay to " + sink + " skipped: the document is already there, so nothing was sent (see the delivery's history)."
 	case "resolve-delivered":
 		if doc := q.Get("doc"); doc != "" {
 			return "Marked delivered to " + sink + " with document " + doc + "."

@@ -202,10 +202,13 @@ func handleReplay(ops *relay.Operations) echo.HandlerFunc {
 		if err := bindJSON(c, &body); err != nil {
 			return err
 		}
-		if err := ops.Replay(c.Request().Context(), id, body.Sink, operator(c)); err != nil {
+		res, err := ops.Replay(c.Request().Context(), id, body.Sink, operator(c))
+		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusAccepted, map[string]int{"queued": 1})
+		// {"queued":1}, or {"queued":0,"skipped":1,"reason":"..."} when a
+		// create-once sink already has the subject's document (SPEC 3).
+		return c.JSON(http.StatusAccepted, res)
 	}
 }
 

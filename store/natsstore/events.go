@@ -214,11 +214,18 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 	if json.Valid(body) {
 		d.Raw.Body = body
 	}
+	if err := s.syncForWaiting(ctx, r); err != nil {
+		return nil, err
+	}
 	s.view.mu.RLock()
-	waiting := map[string]bool{}
+	// The head of a waiting delivery's queue is what it waits behind:
+	// one look-up, whatever the subject's history.
+	blockers := map[string][2]string{} // sink → event id, state
 	for _, dl := range r.Deliveries {
 		if vd := s.view.del(id, dl.Sink); dl.State == relay.StatePending && vd != nil && vd.seq == dl.Seq && !s.view.isHead(vd) {
-			waiting[dl.Sink] = true
+			if q := s.view.sinks[vd.sink].queues[vd.orderKey]; len(q) > 0 {
+				blockers[dl.Sink] = [2]string{q[0].ev.id, q[0].state}
+			}
 		}
 	}
 	s.view.mu.RUnlock()
@@ -227,8 +234,9 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 		if st.LastError == "" && dl.Reason != "" && st.State != relay.StateDelivered {
 			st.LastError = dl.Reason
 		}
-		if waiting[dl.Sink] {
+		if b, ok := blockers[dl.Sink]; ok {
 			st.NextAttemptAt = nil // waits behind an earlier event of its subject
+			st.WaitingFor, st.WaitingForState = b[0], b[1]
 		}
 		d.Deliveries = append(d.Deliveries, st)
 		if r.Subject != "" {
@@ -242,6 +250,19 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 		}
 	}
 	return d, nil
+}
+
+// syncForWaiting brings the view up to every write acknowledged before
+// the call (sync) when r has an ordered pending delivery, whose waiting the
+// view answers: what it names r waiting behind is then no older than the
+// call, whichever replica wrote it.
+func (s *Store) syncForWaiting(ctx context.Context, r *record) error {
+	for _, d := range r.Deliveries {
+		if d.OrderKey != "" && d.State == relay.StatePending {
+			return s.sync(ctx)
+		}
+	}
+	return nil
 }
 
 // Stats counts events by status and each sink's deliveries by state, from

@@ -139,11 +139,11 @@ func TestStore_OrderKey(t *testing.T) {
 	if _, err := s.Ingest(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Replay(ctx, "evt_2", relay.OutboxTarget{Sink: "ap", OrderKey: "trx_other"}, "ops", time.Now())
+	_, err := s.Replay(ctx, "evt_2", relay.ReplayRequest{Target: relay.OutboxTarget{Sink: "ap", OrderKey: "trx_other"}, Operator: "ops"}, time.Now())
 	if relay.ErrorCode(err) != relay.EINVALID {
 		t.Errorf("Replay with a foreign order key = %v, want EINVALID", err)
 	}
-	if err := s.Replay(ctx, "evt_2", relay.OutboxTarget{Sink: "ap", OrderKey: e.Subject}, "ops", time.Now()); err != nil {
+	if _, err := s.Replay(ctx, "evt_2", relay.ReplayRequest{Target: relay.OutboxTarget{Sink: "ap", OrderKey: e.Subject}, Operator: "ops"}, time.Now()); err != nil {
 		t.Errorf("Replay ordered by the subject: %v", err)
 	}
 }

@@ -470,9 +470,19 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 }
 
 // Replay queues a new delivery of a stored event to a sink: a new entry,
-// or its finished one enqueued again (history kept, fresh schedule).
-func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget, operator string, now time.Time) error {
+// or its finished one enqueued again (history kept, fresh schedule). At a
+// create-once sink whose subject already has a document it queues nothing
+// and records the replay as skipped. The create-once record is read after
+// the event record and the write is a compare-and-set on the revision read
+// first: a document is recorded before the delivery that created it is
+// marked delivered, so a delivery the replay saw finished has its record
+// visible by then; one created later by another event's delivery is caught
+// at claim time like any later event of the subject.
+func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequest, now time.Time) (relay.ReplayResult, error) {
+	t := req.Target
+	var res relay.ReplayResult
 	_, err := s.mutate(ctx, eventID, s.indexRev(eventID), func(r *record) error {
+		res = relay.ReplayResult{}
 		if r.Unparsed {
 			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
 		}
@@ -483,16 +493,42 @@ func (s *Store) Replay(ctx context.Context, eventID string, t relay.OutboxTarget
 		if d != nil && !relay.Terminal(d.State) {
 			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, d.State)
 		}
+		var cd *relay.CreatedDocument
+		if req.CreateOnce && r.Subject != "" {
+			var err error
+			if cd, err = s.getCreated(ctx, t.Sink, r.Subject); err != nil {
+				return err
+			}
+		}
+		var own *relay.DeliveryState
+		if d != nil {
+			own = &d.DeliveryState
+		}
+		if reason := relay.ReplaySkip(req, cd, own); reason != "" {
+			res = relay.ReplayResult{Skipped: 1, Reason: reason}
+			if d == nil {
+				// Never routed there: the delivery is recorded as
+				// skipped, with the replay as its history.
+				d = &delivery{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StateSkipped, LastError: reason}, OrderKey: t.OrderKey, Reason: reason}
+				r.Deliveries = append(r.Deliveries, d)
+			}
+			r.addOp(relay.SkipReplay(&d.DeliveryState, req, reason, now, maxHistory))
+			return nil
+		}
+		res.Queued = 1
 		if d == nil {
 			r.Deliveries = append(r.Deliveries, newDelivery(t, now))
 		} else {
 			d.OrderKey = t.OrderKey
 			d.reopen(now)
 		}
-		r.addOp(relay.HistoryEntry{At: now.UTC(), Operator: operator, Action: "replay", Sink: t.Sink})
+		r.addOp(relay.HistoryEntry{At: now.UTC(), Operator: req.Operator, Action: "replay", Sink: t.Sink})
 		return nil
 	})
-	return err
+	if err != nil {
+		return relay.ReplayResult{}, err
+	}
+	return res, nil
 }
 
 // Resolve settles a needs_review delivery: delivered (with what the

@@ -16,7 +16,7 @@ func testReplay(t *testing.T, open Opener) {
 		h := newHarness(t, open)
 		h.ingest(spec{id: "evt_1", targets: to(erp)}.event())
 		h.settle(erp, later, map[string]string{"evt_1": relay.StateDelivered})
-		if err := h.s.Replay(h.ctx, "evt_1", relay.OutboxTarget{Sink: erp}, "dev@example.com", replayAt); err != nil {
+		if err := h.replay("evt_1", relay.OutboxTarget{Sink: erp}, "dev@example.com", replayAt); err != nil {
 			t.Fatalf("Replay: %v", err)
 		}
 		h.wantState("evt_1", erp, relay.StatePending)
@@ -41,7 +41,7 @@ func testReplay(t *testing.T, open Opener) {
 		h := newHarness(t, open)
 		h.ingest(spec{id: "evt_1", targets: to(erp)}.event())
 		h.settle(erp, later, map[string]string{"evt_1": relay.StateDelivered})
-		if err := h.s.Replay(h.ctx, "evt_1", relay.OutboxTarget{Sink: "archive"}, "dev", replayAt); err != nil {
+		if err := h.replay("evt_1", relay.OutboxTarget{Sink: "archive"}, "dev", replayAt); err != nil {
 			t.Fatalf("Replay: %v", err)
 		}
 		d := h.get("evt_1")
@@ -61,7 +61,7 @@ func testReplay(t *testing.T, open Opener) {
 	t.Run("Unrouted", func(t *testing.T) {
 		h := newHarness(t, open)
 		h.ingest(spec{id: "evt_1"}.event())
-		if err := h.s.Replay(h.ctx, "evt_1", relay.OutboxTarget{Sink: erp}, "dev", replayAt); err != nil {
+		if err := h.replay("evt_1", relay.OutboxTarget{Sink: erp}, "dev", replayAt); err != nil {
 			t.Fatalf("Replay: %v", err)
 		}
 		h.wantStatus("evt_1", relay.StatusPending)
@@ -97,7 +97,7 @@ func testReplay(t *testing.T, open Opener) {
 					h.settle(erp, later, map[string]string{"evt_1": tt.state})
 				}
 				before := h.get("evt_1")
-				err := h.s.Replay(h.ctx, tt.id, relay.OutboxTarget{Sink: erp}, "dev", replayAt)
+				err := h.replay(tt.id, relay.OutboxTarget{Sink: erp}, "dev", replayAt)
 				wantCode(t, err, tt.wantCode)
 				if diff := cmp.Diff(before, h.get("evt_1")); diff != "" {
 					t.Errorf("a refused replay changed the event (-before +after):\n%s", diff)

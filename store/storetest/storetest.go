@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 	t.Run("ListDeadLetters", func(t *testing.T) { testListDeadLetters(t, o) })
 	t.Run("Redrive", func(t *testing.T) { testRedrive(t, o) })
 	t.Run("Replay", func(t *testing.T) { testReplay(t, o) })
+	t.Run("ReplayCreateOnce", func(t *testing.T) { testReplayCreateOnce(t, o) })
+	t.Run("WaitingFor", func(t *testing.T) { testWaitingFor(t, o) })
 	t.Run("Resolve", func(t *testing.T) { testResolve(t, o) })
 	t.Run("ListEvents", func(t *testing.T) { testListEvents(t, o) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, o) })
@@ -376,6 +378,17 @@ func (h *harness) settle(sink string, now time.Time, want map[string]string) {
 			h.t.Fatalf("settle %s: %s was not claimable", sink, id)
 		}
 	}
+}
+
+// replay replays id to t at a sink that is not create-once; a replay that
+// succeeds must have queued one delivery.
+func (h *harness) replay(id string, t relay.OutboxTarget, operator string, now time.Time) error {
+	h.t.Helper()
+	res, err := h.s.Replay(h.ctx, id, relay.ReplayRequest{Target: t, Operator: operator}, now)
+	if err == nil && res != (relay.ReplayResult{Queued: 1}) {
+		h.t.Fatalf("Replay(%s, %s) = %+v, want one delivery queued", id, t.Sink, res)
+	}
+	return err
 }
 
 func (h *harness) get(id string) *relay.EventDetail {
