@@ -223,7 +223,7 @@ func TestCLI_WrongNames(t *testing.T) {
 		}
 	}
 	stdout, code = onTerminal(t, nil, append([]string{"replay", "evt_wrong_000", "--sink", "nosuch"}, admin...)...)
-	if want := "selected 1, queued to nosuch 0, failed 1 (400 invalid_request ×1)\n"; code != 1 || stdout != want {
+	if want := "selected 1, queued 0, skipped 0, failed 1 (400 invalid_request ×1)\n"; code != 1 || stdout != want {
 		t.Errorf("replay --sink nosuch: exit %d, stdout %q; want %q", code, stdout, want)
 	}
 

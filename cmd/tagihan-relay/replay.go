@@ -26,6 +26,20 @@ func errorCode(err error) string {
 	return "error"
 }
 
+// failureCodes formats failures by code as " (400 invalid_request ×2,
+// 503 unavailable ×1)", or "" when there were none.
+func failureCodes(codes map[string]int) string {
+	if len(codes) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(codes))
+	for c, n := range codes {
+		parts = append(parts, fmt.Sprintf("%s ×%d", c, n))
+	}
+	sort.Strings(parts)
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // replayHeaders are original headers a replay does not copy: they are made
 // fresh for the new signature.
 var replayHeaders = map[string]bool{
@@ -181,18 +195,7 @@ func cmdReplay(env *cliEnv, args []string) error {
 			return err
 		}
 	} else {
-		var parts []string
-		for c, n := range codes {
-			parts = append(parts, fmt.Sprintf("%s ×%d", c, n))
-		}
-		sort.Strings(parts)
-		line := fmt.Sprintf("selected %d, sent %d, 2xx %d, failed %d", len(ids), sent, ok2xx, failed)
-		if sink != "" {
-			line = fmt.Sprintf("selected %d, queued to %s %d, failed %d", len(ids), sink, ok2xx, failed)
-		}
-		if len(parts) > 0 {
-			line += " (" + strings.Join(parts, ", ") + ")"
-		}
+		line := fmt.Sprintf("selected %d, sent %d, 2xx %d, failed %d", len(ids), sent, ok2xx, failed) + failureCodes(codes)
 		fmt.Fprintln(env.stdout, line)
 	}
 	if failed > 0 {
@@ -248,7 +251,7 @@ func replayToSink(env *cliEnv, b backend, ids []string, sink string, dryRun bool
 		switch {
 		case err != nil:
 			failed++
-			codes[err.Error()]++
+			codes[errorCode(err)]++
 			r.Error = err.Error()
 			fmt.Fprintf(env.stderr, "%s: %v\n", id, err)
 		case res.Queued > 0:
@@ -271,12 +274,8 @@ func replayToSink(env *cliEnv, b backend, ids []string, sink string, dryRun bool
 			return err
 		}
 	} else {
-		var parts []string
-		for c, n := range codes {
-			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
-		}
-		sort.Strings(parts)
-		fmt.Fprintf(env.stdout, "selected %d, queued %d, skipped %d, failed %d %s\n", len(ids), queued, skipped, failed, strings.Join(parts, " "))
+		line := fmt.Sprintf("selected %d, queued %d, skipped %d, failed %d", len(ids), queued, skipped, failed)
+		fmt.Fprintln(env.stdout, line+failureCodes(codes))
 	}
 	if failed > 0 {
 		return errSilent
