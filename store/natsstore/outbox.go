@@ -203,11 +203,57 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 	}
 	cl, err := s.loadClaim(ctx, sink, rec)
 	if err != nil {
-		// The entry is in flight under this store's lease: it is resumed
-		// when the lease expires.
+		// Nothing was sent: the entry goes back to pending, without an
+		// attempt, rather than wait in flight for its lease to expire and
+		// come back as an unknown outcome (needs_review at a sink that
+		// reviews them). SPEC 5.
+		if rerr := s.release(ctx, sink, c.id, rev, rec, now, err); rerr != nil {
+			s.log.Error("natsstore: release a claim that could not be loaded", "event_id", c.id, "sink", sink, "error", rerr)
+		}
 		return nil, false, err
 	}
 	return cl, false, nil
+}
+
+// releaseDelay is how long a released claim waits before it is due again:
+// its event could not be loaded, so NATS is failing; the claimer should
+// not spin on it.
+const releaseDelay = 500 * time.Millisecond
+
+// release moves an entry this store claimed (at revision rev, as rec) but
+// never sent back to pending, due after releaseDelay, keeping its place at
+// the head of its queue, its attempts and whether an earlier outcome is
+// unknown. It retries for a while (NATS failing is why it is called),
+// never past the claim's lease.
+func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *record, now time.Time, cause error) error {
+	rctx, cancel := context.WithTimeout(ctx, min(s.ackWait(sink)/2, 10*time.Second))
+	defer cancel()
+	hint, hintRev := rec, rev
+	var err error
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		_, err = s.mutateFrom(rctx, id, rev, hint, hintRev, func(r *record) error {
+			d := r.delivery(sink)
+			if d == nil || d.State != relay.StateInFlight || d.Owner != s.owner {
+				return errNoChange
+			}
+			d.State = relay.StatePending
+			d.Owner, d.Lease = "", 0
+			d.setDue(now.Add(releaseDelay))
+			d.Reason = "claim released: the event could not be loaded: " + cause.Error()
+			d.UpdatedAt = now.UTC()
+			return nil
+		})
+		hint = nil
+		if err == nil || relay.ErrorCode(err) == relay.ENOTFOUND {
+			s.claimMu.Lock()
+			delete(s.claims, claimRef{sink, id})
+			s.claimMu.Unlock()
+			return nil
+		}
+		if sleepCtx(rctx, wait) != nil {
+			return err
+		}
+	}
 }
 
 // loadClaim reads what a worker needs for a claimed record: the raw
@@ -261,7 +307,8 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 
 // getRaw reads the raw delivery of id.
 func (s *Store) getRaw(ctx context.Context, id string) (map[string]string, []byte, json.RawMessage, error) {
-	m, err := s.raw.GetLastMsgForSubject(ctx, s.rawSubject(id))
+	_, _, rawName := Names(s.opts.Prefix)
+	m, err := s.leaderMsg(ctx, rawName, s.rawSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil, nil, fmt.Errorf("natsstore: raw delivery of %s missing", id)
 	}
@@ -272,7 +319,7 @@ func (s *Store) getRaw(ctx context.Context, id string) (map[string]string, []byt
 }
 
 func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.CreatedDocument, error) {
-	e, err := s.create.Get(ctx, createdKey(sink, subject))
+	e, err := s.leaderKV(ctx, s.create, createdKey(sink, subject))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -304,7 +351,7 @@ func (s *Store) putCreated(ctx context.Context, cd *relay.CreatedDocument) error
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return unavailable("create create-once record", err)
 		}
-		e, err := s.create.Get(ctx, key)
+		e, err := s.leaderKV(ctx, s.create, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
@@ -359,7 +406,7 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 	}
 	if t.Created != nil {
 		// Check the claim before writing the record.
-		e, err := s.events.Get(ctx, eventKey(eventID))
+		e, err := s.leaderKV(ctx, s.events, eventKey(eventID))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight: no such event", eventID, sink)
 		}
@@ -516,7 +563,7 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 	}
 	if doc := res.Result["document_number"]; res.Outcome == "delivered" && doc != "" {
 		// Validate first, then write the create-once record, then settle.
-		e, err := s.events.Get(ctx, eventKey(eventID))
+		e, err := s.leaderKV(ctx, s.events, eventKey(eventID))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		}
