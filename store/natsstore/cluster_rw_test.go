@@ -66,8 +66,17 @@ func TestCluster_ReadYourWritesAndConcurrentDuplicates(t *testing.T) {
 	}
 
 	// Two events per subject: the second is skipped at the create-once
-	// record the first one wrote.
-	const n, width = 1200, 1
+	// record the first one wrote. One id at a time (three copies at once):
+	// a light load is what leaves followers behind the leader longest (a
+	// follower applies a write when the leader's next append or heartbeat
+	// says it was committed). Before the fix, in each of 6 runs, 1,200
+	// events gave 1 to 14 needs_review with 0 attempts, 1,870 to 2,230 of
+	// the 2,400 second and third answers were 503, and in some runs a
+	// subject got a second document (a stale "no create-once record").
+	n, width := 1200, 1
+	if raceEnabled {
+		n = 300
+	}
 	ctx := context.Background()
 	var unavailable, otherErrs atomic.Int64
 	var mu sync.Mutex
@@ -121,7 +130,7 @@ func TestCluster_ReadYourWritesAndConcurrentDuplicates(t *testing.T) {
 	waitFor(t, clusterDeadline, "every delivery settled", func() bool {
 		st, err := stores[0].Stats(ctx, time.Now())
 		stats = st.Sinks["ap"]
-		if err != nil || stats.InFlight != 0 || stats.Delivered+stats.Skipped+stats.NeedsReview+stats.Dead+stats.Pending != n {
+		if err != nil || stats.InFlight != 0 || stats.Delivered+stats.Skipped+stats.NeedsReview+stats.Dead+stats.Pending != int64(n) {
 			return false
 		}
 		if stats.Pending == 0 {
@@ -147,7 +156,7 @@ func TestCluster_ReadYourWritesAndConcurrentDuplicates(t *testing.T) {
 	if len(badAnswers) > 0 {
 		t.Errorf("%d events not accepted exactly once, e.g. %s", len(badAnswers), badAnswers[0])
 	}
-	if stats.NeedsReview != 0 || stats.Dead != 0 || stats.Delivered != n/2 || stats.Skipped != n/2 {
+	if stats.NeedsReview != 0 || stats.Dead != 0 || stats.Delivered != int64(n/2) || stats.Skipped != int64(n/2) {
 		t.Errorf("ap: %+v; want %d delivered, %d skipped, 0 needs_review, 0 dead", stats, n/2, n/2)
 		page, err := stores[0].ListDeadLetters(ctx, relay.DeadLetterFilter{Limit: 5})
 		if err == nil {

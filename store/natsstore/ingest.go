@@ -114,7 +114,7 @@ const inProcessWait = 5 * time.Second
 // ended: the caller's own cancellation as is, else a retryable 503.
 func (s *Store) inProcessError(ctx, wctx context.Context, id string, err error) error {
 	if ctx.Err() == nil && wctx.Err() != nil {
-		return unavailable("event "+id+" is being stored concurrently and did not become durable in time; try again", err)
+		return unavailable(fmt.Sprintf("event %s not stored within %v (NATS slow, or a concurrent copy of the id not yet durable); try again", id, inProcessWait), err)
 	}
 	return err
 }
