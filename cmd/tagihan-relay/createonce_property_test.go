@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 var createOnceSeed = flag.Uint64("createonce.seed", 0, "seed of TestCreateOnce_Property (0: from the clock)")
@@ -121,11 +124,13 @@ func TestCreateOnce_Property(t *testing.T) {
 	}
 	// Rounds per backend (one when a seed is given): NATS rounds are
 	// slower, a replica killed mid-delivery is taken over after its ack
-	// wait (the sink's timeout plus 5 s).
+	// wait (the sink's timeout plus 5 s). nats-cluster runs the replicas on
+	// a 3-node JetStream cluster with every stream on three nodes, where a
+	// read from a lagging follower could miss a create-once record.
 	for _, b := range []struct {
 		name   string
 		rounds int
-	}{{"bbolt", 4}, {"nats", 2}} {
+	}{{"bbolt", 4}, {"nats", 1}, {"nats-cluster", 1}} {
 		t.Run(b.name, func(t *testing.T) {
 			if fixed {
 				b.rounds = 1
@@ -155,13 +160,17 @@ func runCreateOnceProperty(t *testing.T, backend string, seed uint64) {
 		"SINK_AP_EVENTS=transaction.sent,transaction.revised"}
 	replicas := 1
 	dataDir := t.TempDir()
-	if backend == "nats" {
+	switch backend {
+	case "nats":
 		replicas = 2
 		env = append(env, "RELAY_BACKEND=nats", "NATS_URL="+startNATS(t), "NATS_PREFIX=PROPERTY")
+	case "nats-cluster":
+		replicas = 3
+		env = append(env, "RELAY_BACKEND=nats", "NATS_URL="+startNATSCluster(t, 3), "NATS_PREFIX=PROPERTY", "NATS_STREAM_REPLICAS=3")
 	}
 	start := func() *relayProc {
 		dir := dataDir
-		if backend == "nats" {
+		if backend != "bbolt" {
 			dir = t.TempDir() // holds no events with NATS
 		}
 		return startRelay(t, dir, env...)
@@ -321,4 +330,59 @@ func postJSON(client *http.Client, url, body string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// startNATSCluster runs an n-node in-process JetStream cluster, waits until
+// it has a JetStream meta leader and returns its client URLs,
+// comma-separated (NATS_URL).
+func startNATSCluster(t *testing.T, n int) string {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	routes := make([]string, n)
+	for i, p := range ports {
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	servers := make([]*server.Server, n)
+	urls := make([]string, n)
+	for i := range servers {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+			NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "relay", Host: "127.0.0.1", Port: ports[i]},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(func() {
+			s.Shutdown()
+			s.WaitForShutdown()
+		})
+		if !s.ReadyForConnections(30 * time.Second) {
+			t.Fatalf("nats node %d not ready", i+1)
+		}
+		servers[i], urls[i] = s, s.ClientURL()
+	}
+	waitFor(t, 90*time.Second, "the cluster to elect a JetStream meta leader", func() bool {
+		leaders := 0
+		for _, s := range servers {
+			if !s.JetStreamIsCurrent() {
+				return false
+			}
+			if s.JetStreamIsLeader() {
+				leaders++
+			}
+		}
+		return leaders == 1
+	})
+	return strings.Join(urls, ",")
 }
