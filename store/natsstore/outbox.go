@@ -27,7 +27,9 @@ type candidate struct {
 // in-flight entries whose lease expired (their claimer died: they come back
 // with PriorUnknown, or go to needs_review when ResumeInFlight was told to
 // review this sink). Each claim is a compare-and-set on the event record,
-// so two replicas never hold the same entry.
+// so two replicas never hold the same entry. A claimed entry whose raw
+// copy or create-once record cannot be read (from the stream leader) is
+// released at once: pending again, no attempt counted.
 func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
 	if err := s.check(); err != nil {
 		return nil, time.Time{}, err
