@@ -22,7 +22,10 @@ import (
 // answers "not found" or the value before it. The server (2.15) has no
 // sequence floor for direct gets, so the reads below ask the stream leader
 // through the stream's message-get API ($JS.API.STREAM.MSG.GET), which
-// only the leader answers, from state that holds every acknowledged write.
+// only the leader answers, from state that holds every acknowledged write
+// (the leader acknowledges a write after applying it, and a newly elected
+// leader announces itself only once it has applied its first entry, so
+// everything committed before it).
 // Every read that decides what happens to a delivery goes through them: the
 // raw copy a claim sends, the event record a compare-and-set starts from,
 // the create-once record that stops a second document, and ingest's checks
