@@ -40,7 +40,8 @@
 // Every read that decides a delivery (the raw copy, the event record, the
 // create-once record) is answered by the stream leader, not by a direct get
 // that a lagging follower may answer (reads.go). A claim whose event cannot
-// be loaded goes back to pending without an attempt.
+// be loaded goes back to pending without an attempt (dead, still without
+// one, when the stored copy was read but cannot be decoded).
 //
 // # Outbox, claims and leases
 //

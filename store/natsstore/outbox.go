@@ -208,8 +208,26 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 		// Nothing was sent: the entry goes back to pending, without an
 		// attempt, rather than wait in flight for its lease to expire and
 		// come back as an unknown outcome (needs_review at a sink that
-		// reviews them). SPEC 5.
-		if rerr := s.release(ctx, sink, c.id, rev, rec, now, err); rerr != nil {
+		// reviews them). SPEC 5. Stored data that was read but cannot be
+		// decoded will not decode next time either: that entry is dead
+		// (nothing sent, so not needs_review), for an operator to see.
+		reason := "claim released: the event could not be loaded: " + err.Error()
+		to := func(d *delivery) error {
+			d.State = relay.StatePending
+			d.Owner, d.Lease = "", 0
+			d.setDue(now.Add(releaseDelay))
+			d.Reason = reason
+			d.UpdatedAt = now.UTC()
+			return nil
+		}
+		if errors.Is(err, errCorruptRaw) || errors.Is(err, errUnreadable) {
+			reason = "the stored event cannot be read: " + err.Error()
+			to = func(d *delivery) error {
+				d.LastError = reason
+				return d.moveTo(relay.StateDead, time.Time{}, reason, now)
+			}
+		}
+		if rerr := s.release(ctx, sink, c.id, rev, rec, to); rerr != nil {
 			s.log.Error("natsstore: release a claim that could not be loaded", "event_id", c.id, "sink", sink, "error", rerr)
 		}
 		return nil, false, err
@@ -217,17 +235,20 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 	return cl, false, nil
 }
 
+// errUnreadable marks stored data that was read but cannot be decoded.
+var errUnreadable = errors.New("stored data cannot be decoded")
+
 // releaseDelay is how long a released claim waits before it is due again:
 // its event could not be loaded, so NATS is failing; the claimer should
 // not spin on it.
 const releaseDelay = 500 * time.Millisecond
 
 // release moves an entry this store claimed (at revision rev, as rec) but
-// never sent back to pending, due after releaseDelay, keeping its place at
+// never sent out of flight with to: back to pending (keeping its place at
 // the head of its queue, its attempts and whether an earlier outcome is
-// unknown. It retries for a while (NATS failing is why it is called),
-// never past the claim's lease.
-func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *record, now time.Time, cause error) error {
+// unknown), or dead. It retries for a while (NATS failing is why it is
+// called), never past the claim's lease.
+func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *record, to func(d *delivery) error) error {
 	rctx, cancel := context.WithTimeout(ctx, min(s.ackWait(sink)/2, 10*time.Second))
 	defer cancel()
 	hint, hintRev := rec, rev
@@ -238,12 +259,7 @@ func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *r
 			if d == nil || d.State != relay.StateInFlight || d.Owner != s.owner {
 				return errNoChange
 			}
-			d.State = relay.StatePending
-			d.Owner, d.Lease = "", 0
-			d.setDue(now.Add(releaseDelay))
-			d.Reason = "claim released: the event could not be loaded: " + cause.Error()
-			d.UpdatedAt = now.UTC()
-			return nil
+			return to(d)
 		})
 		hint = nil
 		if err == nil || relay.ErrorCode(err) == relay.ENOTFOUND {
@@ -292,7 +308,7 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 	}
 	data, err := relay.EventData(ce, r.DataOffset)
 	if err != nil {
-		return nil, fmt.Errorf("natsstore: event %s: %w", r.ID, err)
+		return nil, fmt.Errorf("natsstore: event %s: %w: %w", r.ID, errUnreadable, err)
 	}
 	return &relay.Claim{
 		Outbound: relay.Outbound{
@@ -317,7 +333,11 @@ func (s *Store) getRaw(ctx context.Context, id string) (map[string]string, []byt
 	if err != nil {
 		return nil, nil, nil, unavailable("read raw delivery "+id, err)
 	}
-	return decodeRaw(m.Data)
+	h, body, ce, err := decodeRaw(m.Data)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("natsstore: raw delivery of %s: %w", id, err)
+	}
+	return h, body, ce, nil
 }
 
 func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.CreatedDocument, error) {
@@ -330,7 +350,7 @@ func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.Cr
 	}
 	var cd relay.CreatedDocument
 	if err := json.Unmarshal(e.Value(), &cd); err != nil {
-		return nil, fmt.Errorf("natsstore: decode create-once record %s/%s: %w", sink, subject, err)
+		return nil, fmt.Errorf("natsstore: create-once record %s/%s: %w: %w", sink, subject, errUnreadable, err)
 	}
 	return &cd, nil
 }

@@ -3,6 +3,7 @@ package natsstore_test
 import (
 	"context"
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,57 @@ func TestClaimDue_UnloadableEventBackToPending(t *testing.T) {
 	}
 	if got := d.Deliveries[0]; got.State != relay.StateInFlight || got.Attempts != 0 {
 		t.Errorf("delivery = %s after %d attempts, want in_flight after 0", got.State, got.Attempts)
+	}
+}
+
+// TestClaimDue_CorruptEventDead claims an entry whose raw copy is stored
+// but cannot be decoded: retrying would not help, and nothing was sent, so
+// the entry is dead after 0 attempts (for an operator), not needs_review
+// and not left in flight.
+func TestClaimDue_CorruptEventDead(t *testing.T) {
+	url := shared.ClientURL()
+	prefix := freshPrefix(t, url)
+	s := MustOpenStore(t, natsstore.Options{URLs: url, Prefix: prefix})
+	ctx := context.Background()
+	if _, err := s.ResumeInFlight(ctx, "ap", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, storetest.NewEvent("evt_1", time.Now(), relay.OutboxTarget{Sink: "ap"})); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rawName := natsstore.Names(prefix)
+	raw, err := js.Stream(ctx, rawName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := prefix + ".raw." + base64.RawURLEncoding.EncodeToString([]byte("evt_1"))
+	if err := raw.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, subj, []byte{9, 9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	claims, _, err := s.ClaimDue(ctx, "ap", time.Now(), 1)
+	if err == nil || len(claims) != 0 {
+		t.Fatalf("ClaimDue of a corrupt copy = %v, %v; want an error and no claim", claims, err)
+	}
+	page, err := s.ListDeadLetters(ctx, relay.DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.DeadLetters) != 1 {
+		t.Fatalf("dead letters = %+v, want evt_1", page.DeadLetters)
+	}
+	if dl := page.DeadLetters[0]; dl.EventID != "evt_1" || dl.State != relay.StateDead || dl.Attempts != 0 || !strings.Contains(dl.Reason, "cannot be read") {
+		t.Errorf("dead letter = %+v; want evt_1 dead after 0 attempts, the event cannot be read", dl)
 	}
 }
