@@ -29,7 +29,8 @@ type candidate struct {
 // review this sink). Each claim is a compare-and-set on the event record,
 // so two replicas never hold the same entry. A claimed entry whose raw
 // copy or create-once record cannot be read (from the stream leader) is
-// released at once: pending again, no attempt counted.
+// released at once: pending again, no attempt counted (dead, still without
+// an attempt, when what was read cannot be decoded).
 func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
 	if err := s.check(); err != nil {
 		return nil, time.Time{}, err
