@@ -244,13 +244,18 @@ var errUnreadable = errors.New("stored data cannot be decoded")
 // not spin on it.
 const releaseDelay = 500 * time.Millisecond
 
+// releaseWait bounds how long release keeps trying.
+const releaseWait = 10 * time.Second
+
 // release moves an entry this store claimed (at revision rev, as rec) but
 // never sent out of flight with to: back to pending (keeping its place at
 // the head of its queue, its attempts and whether an earlier outcome is
 // unknown), or dead. It retries for a while (NATS failing is why it is
-// called), never past the claim's lease.
+// called). Its compare-and-set requires the entry still in flight under
+// this store's claim, so it never undoes another replica's takeover; an
+// expired lease nobody took over yet is still released (nothing was sent).
 func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *record, to func(d *delivery) error) error {
-	rctx, cancel := context.WithTimeout(ctx, min(s.ackWait(sink)/2, 10*time.Second))
+	rctx, cancel := context.WithTimeout(ctx, releaseWait)
 	defer cancel()
 	hint, hintRev := rec, rev
 	var err error
