@@ -30,7 +30,18 @@
 // commit point: dedup key, summary and every outbox entry at once. A
 // duplicate (the create finds the key) only counts itself on the record.
 // Ingest returns after both JetStream acknowledgements (with R3 that is a
-// quorum of nodes), so the relay's 2xx follows a durable write.
+// quorum of nodes), so the relay's 2xx follows a durable write. A copy of
+// the same id that another replica is committing at that moment makes
+// JetStream refuse this one ("in process"): ingest then waits until the
+// stream leader holds that copy and answers duplicate (reads.go, ingest.go).
+//
+// # Read your writes
+//
+// Every read that decides a delivery (the raw copy, the event record, the
+// create-once record) is answered by the stream leader, not by a direct get
+// that a lagging follower may answer (reads.go). A claim whose event cannot
+// be loaded goes back to pending without an attempt (dead, still without
+// one, when the stored copy was read but cannot be decoded).
 //
 // # Outbox, claims and leases
 //
@@ -51,7 +62,7 @@
 // events bucket (view.go), fed by an ordered consumer: due entries by due
 // time, each subject's queue, events by receive time, dead letters, counts.
 // Listings, stats and claims read it; GetEvent reads KV and the stream
-// directly. Reads that must see every acknowledged write (listings, stats)
+// from their leaders. Reads that must see every acknowledged write (listings, stats)
 // first write the sync key and wait until the index has applied it.
 //
 // # Ordering across replicas

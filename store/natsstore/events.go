@@ -180,14 +180,15 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 	}
 	var r *record
 	for attempt := 0; ; attempt++ {
-		e, err := s.events.Get(ctx, eventKey(id))
+		e, err := s.leaderKV(ctx, s.events, eventKey(id))
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 			return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 		}
 		if err != nil {
 			return nil, unavailable("read event "+id, err)
 		}
-		// A follower answering a direct get may lag this store's writes.
+		// Read from the stream leader, which holds every acknowledged write;
+		// only a leader elected a moment ago may still be applying some.
 		if e.Revision() < s.indexRev(id) && attempt < 50 {
 			time.Sleep(2 * time.Millisecond)
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,46 +17,42 @@ import (
 // the raw stream (Nats-Msg-Id = event id), then the atomic create of its
 // record (dedup key, summary and one pending outbox entry per target) in
 // the events bucket. Whoever creates the record first wins: the same id
-// ingested on two replicas at once is accepted once and counted as a
-// duplicate once.
+// ingested on several replicas at once is accepted once and counted as a
+// duplicate by each other one, and a duplicate is answered only once the
+// stream leader holds the first copy (SPEC 5: never a 503 because the
+// first copy is still in process; a retryable 503 only when it does not
+// become durable in time).
 func (s *Store) Ingest(ctx context.Context, e *relay.NewEvent) (relay.IngestStatus, error) {
 	if err := s.check(); err != nil {
 		return "", err
 	}
-	if !s.known(e.ID) {
-		created, err := s.insert(ctx, e)
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 || !s.known(e.ID) {
+			created, err := s.insert(ctx, e)
+			if err != nil {
+				return "", err
+			}
+			if created {
+				if e.Unparsed {
+					return relay.IngestUnparsed, nil
+				}
+				return relay.IngestAccepted, nil
+			}
+		}
+		_, err := s.mutate(ctx, e.ID, 0, func(r *record) error {
+			r.Duplicates++
+			r.LastReceivedAt = nanos(e.Delivery.ReceivedAt)
+			return nil
+		})
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			continue // the view knew an id that is gone now (purged): store it anew
+		}
 		if err != nil {
 			return "", err
 		}
-		if created {
-			if e.Unparsed {
-				return relay.IngestUnparsed, nil
-			}
-			return relay.IngestAccepted, nil
-		}
+		return relay.IngestDuplicate, nil
 	}
-	_, err := s.mutate(ctx, e.ID, 0, func(r *record) error {
-		r.Duplicates++
-		r.LastReceivedAt = nanos(e.Delivery.ReceivedAt)
-		return nil
-	})
-	if relay.ErrorCode(err) == relay.ENOTFOUND {
-		// The view knew an id that is gone now (purged): store it anew.
-		created, err := s.insert(ctx, e)
-		switch {
-		case err != nil:
-			return "", err
-		case !created:
-			return "", relay.Errorf(relay.EUNAVAILABLE, "event %s is being stored concurrently, try again", e.ID)
-		case e.Unparsed:
-			return relay.IngestUnparsed, nil
-		}
-		return relay.IngestAccepted, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return relay.IngestDuplicate, nil
+	return "", relay.Errorf(relay.EUNAVAILABLE, "event %s is being stored and purged concurrently, try again", e.ID)
 }
 
 // Import stores an exported delivery unless its id exists.
@@ -78,7 +75,9 @@ func (s *Store) known(id string) bool {
 }
 
 // insert stores the raw delivery, then creates the record. It returns false
-// when the record already exists.
+// when the record already exists: it was acknowledged (by another replica,
+// or by an earlier delivery of the id), so the caller's duplicate is only
+// answered once the first copy is durable.
 func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 	if e.ID == "" {
 		return false, relay.Errorf(relay.EINVALID, "event id: required")
@@ -88,22 +87,78 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 			return false, relay.Errorf(relay.EINVALID, "outbox target %s: order key %q is not the event's subject %q", t.Sink, t.OrderKey, e.Subject)
 		}
 	}
-	if err := s.putRaw(ctx, e); err != nil {
-		return false, err
+	wctx, cancel := context.WithTimeout(ctx, inProcessWait)
+	defer cancel()
+	if err := s.putRaw(wctx, e); err != nil {
+		return false, s.inProcessError(ctx, wctx, e.ID, err)
 	}
 	buf, err := newRecord(e).encode()
 	if err != nil {
 		return false, err
 	}
-	rev, err := s.events.Create(ctx, eventKey(e.ID), buf)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return false, nil
-	}
+	created, err := s.createRecord(wctx, e.ID, buf)
 	if err != nil {
-		return false, unavailable("create event "+e.ID, err)
+		return false, s.inProcessError(ctx, wctx, e.ID, err)
 	}
-	s.noteOwn(rev)
-	return true, nil
+	return created, nil
+}
+
+// inProcessWait bounds how long an ingest waits for a copy of its id that
+// another replica is storing at the same moment (JetStream answers "in
+// process" until that copy is committed or fails): long enough for a
+// commit on a busy cluster, short enough that the client's request ends
+// with a retryable 503 instead of timing out when the copy never lands.
+const inProcessWait = 5 * time.Second
+
+// inProcessError is what insert answers when waiting for a concurrent copy
+// ended: the caller's own cancellation as is, else a retryable 503.
+func (s *Store) inProcessError(ctx, wctx context.Context, id string, err error) error {
+	if ctx.Err() == nil && wctx.Err() != nil {
+		return unavailable(fmt.Sprintf("event %s not stored within %v (NATS slow, or a concurrent copy of the id not yet durable); try again", id, inProcessWait), err)
+	}
+	return err
+}
+
+// createRecord creates the event record of id (ingest's commit point). It
+// returns false when the record exists, confirmed by a read from the
+// stream leader. While a concurrent create of the same key is still in
+// process JetStream refuses this one as if the key existed, and that
+// create may yet fail: so a refusal is retried until the leader holds the
+// record (false) or this create succeeds (true).
+func (s *Store) createRecord(ctx context.Context, id string, buf []byte) (bool, error) {
+	key := eventKey(id)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		rev, err := s.events.Create(ctx, key, buf)
+		if err == nil {
+			s.noteOwn(rev)
+			return true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return false, unavailable("create event "+id, err)
+		}
+		cur, err := s.leaderKV(ctx, s.events, key)
+		switch {
+		case err == nil:
+			return false, nil
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return false, unavailable("read event "+id, err)
+		case cur != nil:
+			// Deleted or purged (a purge marker): create over it. The
+			// client's Create does the same, but after a direct read that
+			// may not see the marker yet.
+			rev, err := s.events.Update(ctx, key, buf, cur.Revision())
+			if err == nil {
+				s.noteOwn(rev)
+				return true, nil
+			}
+			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+				return false, unavailable("create event "+id, err)
+			}
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return false, err
+		}
+	}
 }
 
 func (s *Store) rawSubject(id string) string { return s.rawPre + token(id) }
@@ -112,33 +167,59 @@ func (s *Store) rawSubject(id string) string { return s.rawPre + token(id) }
 // publishes with Nats-Msg-Id = event id (concurrent copies within the
 // duplicate window are dropped by the server) and an expected last
 // sequence of 0 for the subject (a copy already stored is never replaced,
-// so the first delivery's headers are the ones kept).
+// so the first delivery's headers are the ones kept). It returns once the
+// stream leader holds a copy: when JetStream refuses this one because
+// another copy is stored or still in process (another replica ingesting the
+// same id at the same moment: "duplicate message id is in process", or a
+// wrong last sequence), it waits for that copy, and publishes again if the
+// other copy failed.
 func (s *Store) putRaw(ctx context.Context, e *relay.NewEvent) error {
 	subj := s.rawSubject(e.ID)
-	msg := &nats.Msg{Subject: subj, Data: encodeRaw(&e.Delivery, e.Event)}
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectLastSequencePerSubject(0))
-	if isWrongLastSeq(err) {
-		return nil // stored already: by a duplicate, a concurrent ingest or an ingest that failed later
+	_, _, rawName := Names(s.opts.Prefix)
+	data := encodeRaw(&e.Delivery, e.Event)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		msg := &nats.Msg{Subject: subj, Data: data}
+		ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectLastSequencePerSubject(0))
+		if err == nil && !ack.Duplicate {
+			return nil
+		}
+		if err != nil && !isWrongLastSeq(err) && !isMsgIDInProcess(err) {
+			return s.publishError(e.ID, len(data), err)
+		}
+		_, gerr := s.leaderMsg(ctx, rawName, subj)
+		if gerr == nil {
+			return nil // a copy is stored (this id's earlier or concurrent delivery)
+		}
+		if !errors.Is(gerr, jetstream.ErrMsgNotFound) {
+			return unavailable("read raw delivery "+e.ID, gerr)
+		}
+		if err == nil {
+			// The id was stored within the duplicate window and purged
+			// since: store it again without the id.
+			msg = &nats.Msg{Subject: subj, Data: data}
+			if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err == nil {
+				return nil
+			} else if !isWrongLastSeq(err) {
+				return s.publishError(e.ID, len(data), err)
+			}
+		}
+		// The other copy is still in process (or failed): wait and look again.
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return s.publishError(e.ID, len(msg.Data), err)
-	}
-	if !ack.Duplicate {
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		return nil
 	}
-	// The id was published within the duplicate window. Normally that copy
-	// is there; after a purge in the same window it is not, so store it
-	// again without the id.
-	if _, err := s.raw.GetLastMsgForSubject(ctx, subj); err == nil {
-		return nil
-	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return unavailable("read raw delivery "+e.ID, err)
-	}
-	msg = &nats.Msg{Subject: subj, Data: msg.Data}
-	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil && !isWrongLastSeq(err) {
-		return s.publishError(e.ID, len(msg.Data), err)
-	}
-	return nil
 }
 
 func (s *Store) publishError(id string, size int, err error) error {
@@ -148,6 +229,17 @@ func (s *Store) publishError(id string, size int, err error) error {
 	}
 	return unavailable("store raw delivery "+id, err)
 }
+
+// isMsgIDInProcess reports JetStream's "duplicate message id is in
+// process" (10158): a message with the same Nats-Msg-Id is being committed.
+func isMsgIDInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeDuplicateMsgIDInProcess
+}
+
+// jsErrCodeDuplicateMsgIDInProcess is the server's
+// JSStreamDuplicateMessageConflict, which nats.go does not name.
+const jsErrCodeDuplicateMsgIDInProcess jetstream.ErrorCode = 10158
 
 func isWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError

@@ -87,7 +87,6 @@ func TestOpen(t *testing.T) {
 		l.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		start := time.Now()
 		s, err := natsstore.Open(ctx, natsstore.Options{URLs: "nats://" + addr})
 		if err == nil {
 			s.Close()
@@ -96,8 +95,8 @@ func TestOpen(t *testing.T) {
 		if !strings.Contains(err.Error(), "connect to nats://"+addr) {
 			t.Errorf("error %q does not say what it could not reach", err)
 		}
-		if time.Since(start) > 10*time.Second {
-			t.Errorf("Open took %v to fail", time.Since(start))
+		if ctx.Err() != nil {
+			t.Errorf("Open failed only when its context ended (%v), want it to fail by itself", ctx.Err())
 		}
 	})
 
@@ -297,6 +296,7 @@ func TestReplicas_Takeover(t *testing.T) {
 			if err != nil || len(claims) != 1 {
 				t.Fatalf("ClaimDue at a = %v, %v; want evt_1", claims, err)
 			}
+			claimedBy := time.Now() // and before this
 			natsstore.Abandon(a)
 
 			// b starting now resumes nothing: the claim is still running.
@@ -307,8 +307,10 @@ func TestReplicas_Takeover(t *testing.T) {
 			if err != nil || len(got) != 0 {
 				t.Fatalf("ClaimDue at b before the ack wait = %v, %v; want nothing", got, err)
 			}
-			if next.IsZero() || next.Sub(claimedAt) > ackWait+time.Second {
-				t.Errorf("next = %v, want the claim's expiry, about %v", next, claimedAt.Add(ackWait))
+			// The lease started while a's ClaimDue ran: between the two
+			// readings of the clock, however slow the machine.
+			if next.Before(claimedAt.Add(ackWait)) || next.After(claimedBy.Add(ackWait)) {
+				t.Errorf("next = %v, want the claim's expiry, between %v and %v", next, claimedAt.Add(ackWait), claimedBy.Add(ackWait))
 			}
 			var claim *relay.Claim
 			waitFor(t, 10*time.Second, "b to take the entry over", func() bool {

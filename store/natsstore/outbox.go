@@ -27,7 +27,10 @@ type candidate struct {
 // in-flight entries whose lease expired (their claimer died: they come back
 // with PriorUnknown, or go to needs_review when ResumeInFlight was told to
 // review this sink). Each claim is a compare-and-set on the event record,
-// so two replicas never hold the same entry.
+// so two replicas never hold the same entry. A claimed entry whose raw
+// copy or create-once record cannot be read (from the stream leader) is
+// released at once: pending again, no attempt counted (dead, still without
+// an attempt, when what was read cannot be decoded).
 func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
 	if err := s.check(); err != nil {
 		return nil, time.Time{}, err
@@ -203,11 +206,78 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 	}
 	cl, err := s.loadClaim(ctx, sink, rec)
 	if err != nil {
-		// The entry is in flight under this store's lease: it is resumed
-		// when the lease expires.
+		// Nothing was sent: the entry goes back to pending, without an
+		// attempt, rather than wait in flight for its lease to expire and
+		// come back as an unknown outcome (needs_review at a sink that
+		// reviews them). SPEC 5. Stored data that was read but cannot be
+		// decoded will not decode next time either: that entry is dead
+		// (nothing sent, so not needs_review), for an operator to see.
+		reason := "claim released: the event could not be loaded: " + err.Error()
+		to := func(d *delivery) error {
+			d.State = relay.StatePending
+			d.Owner, d.Lease = "", 0
+			d.setDue(now.Add(releaseDelay))
+			d.Reason = reason
+			d.UpdatedAt = now.UTC()
+			return nil
+		}
+		if errors.Is(err, errCorruptRaw) || errors.Is(err, errUnreadable) {
+			reason = "the stored event cannot be read: " + err.Error()
+			to = func(d *delivery) error {
+				d.LastError = reason
+				return d.moveTo(relay.StateDead, time.Time{}, reason, now)
+			}
+		}
+		if rerr := s.release(ctx, sink, c.id, rev, rec, to); rerr != nil {
+			s.log.Error("natsstore: release a claim that could not be loaded", "event_id", c.id, "sink", sink, "error", rerr)
+		}
 		return nil, false, err
 	}
 	return cl, false, nil
+}
+
+// errUnreadable marks stored data that was read but cannot be decoded.
+var errUnreadable = errors.New("stored data cannot be decoded")
+
+// releaseDelay is how long a released claim waits before it is due again:
+// its event could not be loaded, so NATS is failing; the claimer should
+// not spin on it.
+const releaseDelay = 500 * time.Millisecond
+
+// releaseWait bounds how long release keeps trying.
+const releaseWait = 10 * time.Second
+
+// release moves an entry this store claimed (at revision rev, as rec) but
+// never sent out of flight with to: back to pending (keeping its place at
+// the head of its queue, its attempts and whether an earlier outcome is
+// unknown), or dead. It retries for a while (NATS failing is why it is
+// called). Its compare-and-set requires the entry still in flight under
+// this store's claim, so it never undoes another replica's takeover; an
+// expired lease nobody took over yet is still released (nothing was sent).
+func (s *Store) release(ctx context.Context, sink, id string, rev uint64, rec *record, to func(d *delivery) error) error {
+	rctx, cancel := context.WithTimeout(ctx, releaseWait)
+	defer cancel()
+	hint, hintRev := rec, rev
+	var err error
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		_, err = s.mutateFrom(rctx, id, rev, hint, hintRev, func(r *record) error {
+			d := r.delivery(sink)
+			if d == nil || d.State != relay.StateInFlight || d.Owner != s.owner {
+				return errNoChange
+			}
+			return to(d)
+		})
+		hint = nil
+		if err == nil || relay.ErrorCode(err) == relay.ENOTFOUND {
+			s.claimMu.Lock()
+			delete(s.claims, claimRef{sink, id})
+			s.claimMu.Unlock()
+			return nil
+		}
+		if sleepCtx(rctx, wait) != nil {
+			return err
+		}
+	}
 }
 
 // loadClaim reads what a worker needs for a claimed record: the raw
@@ -244,7 +314,7 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 	}
 	data, err := relay.EventData(ce, r.DataOffset)
 	if err != nil {
-		return nil, fmt.Errorf("natsstore: event %s: %w", r.ID, err)
+		return nil, fmt.Errorf("natsstore: event %s: %w: %w", r.ID, errUnreadable, err)
 	}
 	return &relay.Claim{
 		Outbound: relay.Outbound{
@@ -262,18 +332,23 @@ func (s *Store) loadClaim(ctx context.Context, sink string, r *record) (*relay.C
 
 // getRaw reads the raw delivery of id.
 func (s *Store) getRaw(ctx context.Context, id string) (map[string]string, []byte, json.RawMessage, error) {
-	m, err := s.raw.GetLastMsgForSubject(ctx, s.rawSubject(id))
+	_, _, rawName := Names(s.opts.Prefix)
+	m, err := s.leaderMsg(ctx, rawName, s.rawSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil, nil, fmt.Errorf("natsstore: raw delivery of %s missing", id)
 	}
 	if err != nil {
 		return nil, nil, nil, unavailable("read raw delivery "+id, err)
 	}
-	return decodeRaw(m.Data)
+	h, body, ce, err := decodeRaw(m.Data)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("natsstore: raw delivery of %s: %w", id, err)
+	}
+	return h, body, ce, nil
 }
 
 func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.CreatedDocument, error) {
-	e, err := s.create.Get(ctx, createdKey(sink, subject))
+	e, err := s.leaderKV(ctx, s.create, createdKey(sink, subject))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -282,7 +357,7 @@ func (s *Store) getCreated(ctx context.Context, sink, subject string) (*relay.Cr
 	}
 	var cd relay.CreatedDocument
 	if err := json.Unmarshal(e.Value(), &cd); err != nil {
-		return nil, fmt.Errorf("natsstore: decode create-once record %s/%s: %w", sink, subject, err)
+		return nil, fmt.Errorf("natsstore: create-once record %s/%s: %w: %w", sink, subject, errUnreadable, err)
 	}
 	return &cd, nil
 }
@@ -305,7 +380,7 @@ func (s *Store) putCreated(ctx context.Context, cd *relay.CreatedDocument) error
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return unavailable("create create-once record", err)
 		}
-		e, err := s.create.Get(ctx, key)
+		e, err := s.leaderKV(ctx, s.create, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
@@ -360,7 +435,7 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 	}
 	if t.Created != nil {
 		// Check the claim before writing the record.
-		e, err := s.events.Get(ctx, eventKey(eventID))
+		e, err := s.leaderKV(ctx, s.events, eventKey(eventID))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight: no such event", eventID, sink)
 		}
@@ -553,7 +628,7 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 	}
 	if doc := res.Result["document_number"]; res.Outcome == "delivered" && doc != "" {
 		// Validate first, then write the create-once record, then settle.
-		e, err := s.events.Get(ctx, eventKey(eventID))
+		e, err := s.leaderKV(ctx, s.events, eventKey(eventID))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		}

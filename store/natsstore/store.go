@@ -371,7 +371,7 @@ func (s *Store) mutateFrom(ctx context.Context, id string, minRev uint64, hint *
 		if hint != nil {
 			r, rev, hint = hint, hintRev, nil
 		} else {
-			e, err := s.events.Get(ctx, key)
+			e, err := s.leaderKV(ctx, s.events, key)
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				return 0, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 			}
