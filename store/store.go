@@ -53,6 +53,7 @@ type Store struct {
 	closed   bool
 	purgeMu  sync.Mutex
 	purgeKey []byte
+	health   health // last commit's result, for Ready
 }
 
 // op is one queued write.
@@ -209,6 +210,7 @@ func (s *Store) commit(batch []*op) {
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(len(batch), time.Since(start), err)
 	}
+	s.health.record(err)
 	// An op's internal error or a failed commit (for example the disk
 	// filling up under one large body): rerun each op alone, so that one bad
 	// write never fails its neighbours.

@@ -199,7 +199,7 @@ func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.L
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return st, st.Path(), func() bool { return true }, nil
+	return st, st.Path(), st.Ready, nil
 }
 
 // redactURL drops credentials from a (comma-separated) NATS URL list.

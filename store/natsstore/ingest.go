@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,6 +90,7 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 		}
 	}
 	if err := s.putRaw(ctx, e); err != nil {
+		s.noteWrite(err)
 		return false, err
 	}
 	buf, err := newRecord(e).encode()
@@ -100,10 +102,24 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
+		s.noteWrite(err)
 		return false, unavailable("create event "+e.ID, err)
 	}
+	s.noteWrite(nil)
 	s.noteOwn(rev)
 	return true, nil
+}
+
+// noteWrite records an ingest write's result for Ready. A caller's own
+// mistake (an *relay.Error other than EUNAVAILABLE) says nothing about the
+// store.
+func (s *Store) noteWrite(err error) {
+	switch {
+	case err == nil:
+		s.writeFailedAt.Store(0)
+	case relay.ErrorCode(err) == relay.EINTERNAL || relay.ErrorCode(err) == relay.EUNAVAILABLE:
+		s.writeFailedAt.Store(time.Now().UnixNano())
+	}
 }
 
 func (s *Store) rawSubject(id string) string { return s.rawPre + token(id) }
