@@ -82,12 +82,12 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		rc, err := in.Receiver.Receive(req.Context(), d)
 		if err != nil {
 			received("unavailable")
-			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", rc.ID, "error", err)
+			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
 			c.Response().Header().Set("Retry-After", "1")
 			return c.JSON(http.StatusServiceUnavailable, apiError{Error: relay.EUNAVAILABLE, Message: "could not store the delivery; retry later"})
 		}
 		received(string(rc.Status))
-		in.Log.Info("delivery", "result", string(rc.Status), "event_id", rc.ID, "type", rc.Type, "test", rc.Test,
+		in.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
 			"sinks", len(rc.Sinks), "duration_ms", float64(in.Now().Sub(start).Microseconds())/1000)
 		status := http.StatusOK
 		if rc.Status == relay.IngestUnparsed {
