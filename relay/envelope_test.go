@@ -374,6 +374,11 @@ func TestReadEnvelope_Fixtures(t *testing.T) {
 func FuzzReadEnvelope(f *testing.F) {
 	f.Add([]byte(`{"id":"evt_1","type":"transaction.paid","created_at":"2026-11-23T10:00:00Z","data":{"id":"trx_1"}}`), "", "")
 	f.Add([]byte(`not json`), "hdr_1", "dlv_1")
+	// Ids and subjects that break the id rule (SPEC 2.2): kept as unparsed.
+	f.Add([]byte(`{"id":"`+strings.Repeat("L", 300)+`","type":"transaction.paid","data":{"id":"trx_1"}}`), "", "")
+	f.Add([]byte(`{"id":"evt_\u0001","type":"transaction.paid","data":{"id":"trx_1"}}`), "", "")
+	f.Add([]byte(`{"type":"payment.completed","data":{"payment_id":"p\u0007"}}`), "evt\x7f", "dlv\xff")
+	f.Add([]byte(`{"id":"evt_2","type":"transaction.sent","data":{"id":"`+strings.Repeat("S", 4096)+`","document_number":"`+strings.Repeat("é", 200)+`"}}`), "", "")
 	f.Fuzz(func(t *testing.T, body []byte, eventID, deliveryID string) {
 		h := headers(map[string]string{HeaderEventID: eventID, HeaderDeliveryID: deliveryID})
 		env, err := ReadEnvelope(body, h)
