@@ -179,3 +179,22 @@ func TestIngest_InflightBudget(t *testing.T) {
 		t.Errorf("stored %v, want A, B and C once each", ids)
 	}
 }
+
+// TestIngest_InflightBudgetOfOneBody: with a budget of exactly one largest
+// body, that body always fits alone, chunked or not, and one byte more is
+// 413, not overloaded.
+func TestIngest_InflightBudgetOfOneBody(t *testing.T) {
+	t.Parallel()
+	const maxBody = 48 << 10
+	e := newEnv(t, envOptions{MaxBody: maxBody, MaxInflight: maxBody})
+	full := paddedBody(t, "evt_one_body_chunked", maxBody)
+	if r := rawHTTP(t, e.Public, chunkedRequest(e.signed(full), full, 5000)); r == nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("chunked body of MaxBody alone: %v", r)
+	}
+	e.deliver(t, paddedBody(t, "evt_one_body", maxBody), "accepted")
+	over := paddedBody(t, "evt_one_body_over", maxBody+1)
+	r := rawHTTP(t, e.Public, chunkedRequest(e.signed(over), over, 5000))
+	if r == nil || r.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked body of MaxBody+1: %v, want 413", r)
+	}
+}

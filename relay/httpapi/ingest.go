@@ -62,7 +62,9 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 	if maxInflight <= 0 {
 		maxInflight = DefaultMaxInflight
 	}
-	budget := &inflight{max: max(maxInflight, in.MaxBody), gauge: in.Metrics.IngestInflightBytes}
+	// One byte over MaxBody: a chunked body reserves that much to see that
+	// it is too large, and it must fit on its own.
+	budget := &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes}
 	received := func(result string) { in.Metrics.Received.WithLabelValues(result).Inc() }
 	// unread answers a request whose body is left unread.
 	unread := func(c echo.Context) {
