@@ -312,7 +312,7 @@ func (d *Dispatcher) record(s *SinkSpec, eventID string, a Attempt, t Transition
 		err := d.store.Finish(context.Background(), s.Name, eventID, a, t)
 		if err == nil || ErrorCode(err) != EINTERNAL && ErrorCode(err) != EUNAVAILABLE || i == 4 {
 			if err != nil {
-				d.log.Error("record delivery attempt", "event_id", eventID, "sink", s.Name, "error", err)
+				d.log.Error("record delivery attempt", "event_id", LogText(eventID), "sink", s.Name, "error", err)
 			}
 			return
 		}
@@ -327,7 +327,7 @@ func (d *Dispatcher) call(s *SinkSpec, c Claim) (res Result) {
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
-			d.log.Error("sink panicked", "sink", s.Name, "event_id", c.EventID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			d.log.Error("sink panicked", "sink", s.Name, "event_id", LogText(c.EventID), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			res = Unknown(fmt.Sprintf("sink %s panicked: %v", s.Name, p))
 		}
 	}()

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -44,6 +46,46 @@ var ErrNotJSON = errors.New("relay: body is not a JSON object")
 // ErrNoEventType is returned by ReadEnvelope when the body is a JSON object
 // without a string event type in "type", "event" or "event_type".
 var ErrNoEventType = errors.New("relay: no event type in type, event or event_type")
+
+// ErrInvalidID is returned (wrapped, with the reason) by ReadEnvelope when
+// the event id the envelope names is not 1–MaxIDBytes bytes of UTF-8
+// without control characters (SPEC 2.2). The returned Envelope then carries
+// the body's "sha256:<hex>" id instead, so the delivery is kept as unparsed
+// under a key it can be stored and deduplicated by.
+var ErrInvalidID = errors.New("relay: invalid event id")
+
+// ErrInvalidSubject is returned (wrapped, with the reason) by ReadEnvelope
+// when the resource id (the subject) breaks the same rule. The Envelope
+// keeps its id; the delivery is kept as unparsed.
+var ErrInvalidSubject = errors.New("relay: invalid subject")
+
+// MaxIDBytes bounds event ids and subjects: they are dedup and ordering
+// keys, header values (webhook-id) and URL segments.
+const MaxIDBytes = 256
+
+// maxSearchBytes bounds the document number and counterparty name kept
+// for search: longer values are cut (at a rune boundary) for the index.
+const maxSearchBytes = 256
+
+// CheckID reports why s cannot be an event id or subject: empty, longer
+// than MaxIDBytes, not UTF-8, or holding a control character (C0, DEL,
+// C1). It returns "" when s is fine. The reason never quotes s.
+func CheckID(s string) string {
+	switch {
+	case s == "":
+		return "is empty"
+	case len(s) > MaxIDBytes:
+		return "is " + strconv.Itoa(len(s)) + " bytes (at most " + strconv.Itoa(MaxIDBytes) + ")"
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return "has a control character (U+" + strconv.FormatUint(uint64(r)|0x10000, 16)[1:] + ") at byte " + strconv.Itoa(i)
+		}
+	}
+	return ""
+}
 
 // testTypes are the types of TagihanAI's synthetic test event.
 var testTypes = map[string]bool{"webhook.test": true, "test": true, "ping": true}
@@ -108,12 +150,26 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 			env.ID = strings.TrimSpace(header(HeaderDeliveryID))
 		}
 	}
+	var idErr error
+	if env.ID != "" {
+		if why := CheckID(env.ID); why != "" {
+			idErr = fmt.Errorf("%w: the event id %s; ids are 1-%d bytes of UTF-8 without control characters, so the delivery is kept under its body's sha256",
+				ErrInvalidID, why, MaxIDBytes)
+			env.ID = ""
+		}
+	}
 	if env.ID == "" {
 		sum := sha256.Sum256(body)
 		env.ID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	if err != nil {
+		if idErr != nil {
+			err = fmt.Errorf("%w; %w", err, idErr)
+		}
 		return env, err
+	}
+	if idErr != nil {
+		return env, idErr
 	}
 	env.Type = firstText(top.typ, top.event, top.eventType)
 	if env.Type == "" {
@@ -129,6 +185,12 @@ func ReadEnvelope(body []byte, header func(string) string) (Envelope, error) {
 		}
 	}
 	readResource(&env)
+	if env.Subject != "" {
+		if why := CheckID(env.Subject); why != "" {
+			env.Subject = ""
+			return env, fmt.Errorf("%w: the resource id %s; subjects are 1-%d bytes of UTF-8 without control characters", ErrInvalidSubject, why, MaxIDBytes)
+		}
+	}
 	return env, nil
 }
 
@@ -221,14 +283,36 @@ func readResource(env *Envelope) {
 	if env.Subject == "" {
 		env.Subject = firstString(transactionID, paymentID, subscriptionID, partyID)
 	}
-	env.DocumentNumber = firstString(documentNumber)
-	env.Counterparty = firstString(receiverName, counterpartyName)
+	env.DocumentNumber = cutSearch(firstString(documentNumber))
+	env.Counterparty = cutSearch(firstString(receiverName, counterpartyName))
 	if t := firstString(transactionID); t != env.Subject {
-		env.TransactionID = t
+		env.TransactionID = cutSearch(t)
 	}
 	if strings.HasPrefix(env.Type, "transaction.") {
 		env.TransactionType = firstString(typ)
 	}
+}
+
+// cutSearch cuts a search field to maxSearchBytes at a rune boundary (it
+// is an index key; the full value stays in the stored body).
+func cutSearch(s string) string {
+	if len(s) <= maxSearchBytes {
+		return s
+	}
+	return strings.ToValidUTF8(cutRunes(s, maxSearchBytes), "")
+}
+
+// cutRunes returns the longest prefix of s of at most n bytes that does
+// not split a UTF-8 sequence.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }
 
 // firstString returns the first value that is a non-empty JSON string or a

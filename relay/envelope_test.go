@@ -374,14 +374,31 @@ func TestReadEnvelope_Fixtures(t *testing.T) {
 func FuzzReadEnvelope(f *testing.F) {
 	f.Add([]byte(`{"id":"evt_1","type":"transaction.paid","created_at":"2026-11-23T10:00:00Z","data":{"id":"trx_1"}}`), "", "")
 	f.Add([]byte(`not json`), "hdr_1", "dlv_1")
+	// Ids and subjects that break the id rule (SPEC 2.2): kept as unparsed.
+	f.Add([]byte(`{"id":"`+strings.Repeat("L", 300)+`","type":"transaction.paid","data":{"id":"trx_1"}}`), "", "")
+	f.Add([]byte(`{"id":"evt_\u0001","type":"transaction.paid","data":{"id":"trx_1"}}`), "", "")
+	f.Add([]byte(`{"type":"payment.completed","data":{"payment_id":"p\u0007"}}`), "evt\x7f", "dlv\xff")
+	f.Add([]byte(`{"id":"evt_2","type":"transaction.sent","data":{"id":"`+strings.Repeat("S", 4096)+`","document_number":"`+strings.Repeat("é", 200)+`"}}`), "", "")
 	f.Fuzz(func(t *testing.T, body []byte, eventID, deliveryID string) {
 		h := headers(map[string]string{HeaderEventID: eventID, HeaderDeliveryID: deliveryID})
 		env, err := ReadEnvelope(body, h)
 		if env.ID == "" {
 			t.Fatalf("empty ID (error %v)", err)
 		}
+		// Whatever the sender wrote, the id is one the store can key and a
+		// sink can put in a header.
+		if why := CheckID(env.ID); why != "" {
+			t.Fatalf("ID %q %s (error %v)", env.ID, why, err)
+		}
+		if env.Subject != "" && CheckID(env.Subject) != "" {
+			t.Fatalf("subject %q: %s", env.Subject, CheckID(env.Subject))
+		}
+		if len(env.DocumentNumber) > maxSearchBytes || len(env.Counterparty) > maxSearchBytes ||
+			!utf8.ValidString(env.DocumentNumber) || !utf8.ValidString(env.Counterparty) {
+			t.Fatalf("search fields %q, %q not cut", env.DocumentNumber, env.Counterparty)
+		}
 		if err != nil {
-			if !errors.Is(err, ErrNotJSON) && !errors.Is(err, ErrNoEventType) {
+			if !errors.Is(err, ErrNotJSON) && !errors.Is(err, ErrNoEventType) && !errors.Is(err, ErrInvalidID) && !errors.Is(err, ErrInvalidSubject) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			if errors.Is(err, ErrNotJSON) {
@@ -389,7 +406,7 @@ func FuzzReadEnvelope(f *testing.F) {
 				if want == "" {
 					want = strings.TrimSpace(deliveryID)
 				}
-				if want == "" {
+				if want == "" || CheckID(want) != "" {
 					want = sha256ID(string(body))
 				}
 				if env.ID != want {

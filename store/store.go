@@ -58,6 +58,7 @@ type Store struct {
 	// broken holds the error of a panic inside a commit: from then on every
 	// write fails with it (fail closed) instead of the process crashing.
 	broken atomic.Pointer[relay.Error]
+	health health // last commit's result, for Ready
 }
 
 // op is one queued write.
@@ -238,6 +239,7 @@ func (s *Store) commit(batch []*op) {
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(len(batch), time.Since(start), err)
 	}
+	s.health.record(err)
 	if e := s.broken.Load(); e != nil {
 		for _, o := range batch {
 			o.done <- e

@@ -33,6 +33,7 @@ type Config struct {
 	TrustedProxies    []string      `env:"RELAY_TRUSTED_PROXIES"`
 	DataDir           string        `env:"RELAY_DATA_DIR" envDefault:"./data"`
 	MaxBodyBytes      int64         `env:"RELAY_MAX_BODY_BYTES" envDefault:"1048576"`
+	MaxInflightBytes  ByteSize      `env:"RELAY_MAX_INFLIGHT_BYTES" envDefault:"64MiB"`
 	Source            string        `env:"RELAY_SOURCE" envDefault:"tagihanai"`
 	Retention         time.Duration `env:"RELAY_RETENTION" envDefault:"720h"`
 	RetentionInterval time.Duration `env:"RELAY_RETENTION_INTERVAL" envDefault:"10m"`
@@ -220,6 +221,9 @@ func loadConfig(m map[string]string) (*Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		bad("RELAY_MAX_BODY_BYTES", m["RELAY_MAX_BODY_BYTES"], errors.New("must be positive"))
+	}
+	if c.MaxInflightBytes <= 0 || int64(c.MaxInflightBytes) < c.MaxBodyBytes {
+		bad("RELAY_MAX_INFLIGHT_BYTES", m["RELAY_MAX_INFLIGHT_BYTES"], errors.New("must be at least RELAY_MAX_BODY_BYTES, so one delivery of the largest size fits"))
 	}
 	if c.SignatureTolerance <= 0 {
 		bad("TAGIHANAI_SIGNATURE_TOLERANCE", m["TAGIHANAI_SIGNATURE_TOLERANCE"], errors.New("must be positive"))

@@ -57,7 +57,14 @@ type relayProc struct {
 // (on top of a minimal base) and waits until it is ready.
 func startRelay(t *testing.T, dataDir string, env ...string) *relayProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve")
+	return startRelayExe(t, os.Args[0], dataDir, env...)
+}
+
+// startRelayExe is startRelay with another executable: the test binary
+// (which runs main as a child) or the real binary built by buildRelay.
+func startRelayExe(t *testing.T, exe, dataDir string, env ...string) *relayProc {
+	t.Helper()
+	cmd := exec.Command(exe, "serve")
 	cmd.Env = append([]string{
 		childEnv + "=1",
 		"PATH=" + os.Getenv("PATH"),

@@ -214,7 +214,7 @@ func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.L
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return st, st.Path(), func() bool { return true }, nil
+	return st, st.Path(), st.Ready, nil
 }
 
 // redactURL drops credentials from a (comma-separated) NATS URL list.
@@ -311,7 +311,7 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	}
 	public := httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
 		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Metrics: m, Log: log,
-		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
+		MaxBody: cfg.MaxBodyBytes, MaxInflight: int64(cfg.MaxInflightBytes), Now: time.Now,
 	}, ready), log)
 	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
 		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready,

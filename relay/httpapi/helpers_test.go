@@ -99,6 +99,8 @@ type envOptions struct {
 	Routes  []relay.Route // nil: defaultRoutes
 	Token   string        // admin token; "" leaves /v1 open
 	MaxBody int64         // 0: 1 MiB, the production default
+	// MaxInflight is RELAY_MAX_INFLIGHT_BYTES; 0: the default, 64 MiB.
+	MaxInflight int64
 	// IngestStore, when set, wraps the store the receiver ingests into (to
 	// inject failures); the admin API keeps the real store.
 	IngestStore func(relay.Store) relay.Store
@@ -166,7 +168,7 @@ func newEnv(t testing.TB, o envOptions) *relayEnv {
 
 	public := httpapi.PublicHandler(httpapi.Ingest{
 		Verifier: signature.NewVerifier(e.Keys, tolerance).WithClock(e.Clock.Now),
-		Receiver: receiver, Metrics: m, Log: log, MaxBody: o.MaxBody, Now: e.Clock.Now,
+		Receiver: receiver, Metrics: m, Log: log, MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, Now: e.Clock.Now,
 	}, e.Ready.Load)
 	admin := httpapi.AdminHandler(httpapi.Admin{Ops: e.Ops, Token: o.Token, Gatherer: reg, Log: log, Ready: e.Ready.Load,
 		AllowedHosts: o.AllowedHosts, TrustedProxies: o.Proxies, AuthFailures: adminhttp.NewAuthFailures(m.AuthFailures, log, e.Clock.Now)})

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
@@ -24,15 +26,52 @@ type Ingest struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	MaxBody  int64
-	Now      func() time.Time
+	// MaxInflight bounds the bytes of all bodies being read or verified at
+	// once (RELAY_MAX_INFLIGHT_BYTES); 0 means DefaultMaxInflight. A value
+	// below MaxBody is raised to MaxBody, so every allowed body can pass
+	// alone.
+	MaxInflight int64
+	Now         func() time.Time
 }
+
+// DefaultMaxInflight is RELAY_MAX_INFLIGHT_BYTES's default.
+const DefaultMaxInflight = 64 << 20
+
+// readStep is how much more of a body without Content-Length (chunked) is
+// reserved at a time while it is read.
+const readStep = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4096)) }}
 
-// handleIngest receives one TagihanAI delivery: cap the body, verify the
-// signature over the raw bytes, then store (durably) and answer.
+// handleIngest receives one TagihanAI delivery (STYLE: cap, verify, then
+// decode), in this order:
+//
+//  1. the signature header is checked (present, well formed, timestamp in
+//     the window) before a byte of the body is read: a failure is 401;
+//  2. a declared Content-Length over MaxBody is 413, read no further;
+//  3. the body's bytes are reserved against MaxInflight (the declared
+//     length at once, a chunked body step by step as it is read): when they
+//     do not fit, 503 overloaded with Retry-After: 1;
+//  4. the body is read (413 past MaxBody) and its HMAC verified (401);
+//  5. the delivery is stored durably and answered.
+//
+// Every answer given before the body was read closes the connection, so
+// net/http does not drain (or wait for) a body nobody wants.
 func handleIngest(in Ingest) echo.HandlerFunc {
+	maxInflight := in.MaxInflight
+	if maxInflight <= 0 {
+		maxInflight = DefaultMaxInflight
+	}
+	// One byte over MaxBody: a chunked body reserves that much to see that
+	// it is too large, and it must fit on its own.
+	budget := &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes}
 	received := func(result string) { in.Metrics.Received.WithLabelValues(result).Inc() }
+	// unread answers a request whose body is left unread.
+	unread := func(c echo.Context) {
+		if c.Request().ContentLength != 0 {
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+		}
+	}
 	tooLarge := func(c echo.Context) error {
 		// Close the connection after the answer: otherwise net/http reads
 		// (and discards) up to 256 KiB more of the body before it sends
@@ -41,59 +80,161 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "too_large",
 			Message: "body exceeds RELAY_MAX_BODY_BYTES (" + strconv.FormatInt(in.MaxBody, 10) + " bytes)"})
 	}
+	unauthorized := func(c echo.Context, err error, bodyBytes int) error {
+		code := signature.Code(err)
+		received("unauthorized")
+		in.Metrics.SignatureFailure.WithLabelValues(code).Inc()
+		in.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", bodyBytes)
+		return c.JSON(http.StatusUnauthorized, apiError{Error: code, Message: signatureMessage(err)})
+	}
+	overloaded := func(c echo.Context) error {
+		received("overloaded")
+		in.Metrics.Overloaded.Inc()
+		in.Log.Warn("delivery refused", "result", "overloaded", "content_length", c.Request().ContentLength)
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		c.Response().Header().Set("Retry-After", "1")
+		return c.JSON(http.StatusServiceUnavailable, apiError{Error: "overloaded",
+			Message: "too many request bodies in flight (RELAY_MAX_INFLIGHT_BYTES); retry later"})
+	}
 	return func(c echo.Context) error {
 		req := c.Request()
 		start := in.Now()
 		defer func() { in.Metrics.IngestLatency.Observe(in.Now().Sub(start).Seconds()) }()
 
+		checked, err := in.Verifier.CheckHeader(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp))
+		if err != nil {
+			unread(c)
+			return unauthorized(c, err, 0)
+		}
 		if req.ContentLength > in.MaxBody {
 			received("too_large")
 			in.Log.Warn("delivery refused", "result", "too_large", "content_length", req.ContentLength)
 			return tooLarge(c)
 		}
+		var reserved int64
+		defer func() { budget.release(reserved) }()
+		if req.ContentLength > 0 {
+			if !budget.reserve(req.ContentLength) {
+				return overloaded(c)
+			}
+			reserved = req.ContentLength
+		}
+
 		buf := bufPool.Get().(*bytes.Buffer)
 		buf.Reset()
 		defer func() {
-			if buf.Cap() <= 1<<20 {
+			if buf.Cap() <= 1<<20+bytes.MinRead {
 				bufPool.Put(buf)
 			}
 		}()
-		if _, err := buf.ReadFrom(io.LimitReader(req.Body, in.MaxBody+1)); err != nil {
-			received("bad_request")
-			in.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
-			return c.JSON(http.StatusBadRequest, apiError{Error: relay.EINVALID, Message: "could not read the request body"})
+		var tooBig, over bool
+		if req.ContentLength >= 0 {
+			// Room for the final read that sees EOF too, so the buffer is
+			// never reallocated (doubled) at the end of a full body.
+			buf.Grow(int(req.ContentLength) + bytes.MinRead)
+			_, err = buf.ReadFrom(io.LimitReader(req.Body, in.MaxBody+1))
+			tooBig = int64(buf.Len()) > in.MaxBody
+		} else {
+			tooBig, over, err = readAccounted(buf, req.Body, in.MaxBody, budget, &reserved)
 		}
-		if int64(buf.Len()) > in.MaxBody {
+		switch {
+		case over:
+			return overloaded(c)
+		case tooBig:
 			received("too_large")
 			in.Log.Warn("delivery refused", "result", "too_large")
 			return tooLarge(c)
+		case err != nil:
+			received("bad_request")
+			in.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+			return c.JSON(http.StatusBadRequest, apiError{Error: relay.EINVALID, Message: "could not read the request body"})
 		}
 		body := buf.Bytes()
 
-		if err := in.Verifier.Verify(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp), body); err != nil {
-			code := signature.Code(err)
-			received("unauthorized")
-			in.Metrics.SignatureFailure.WithLabelValues(code).Inc()
-			in.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", len(body))
-			return c.JSON(http.StatusUnauthorized, apiError{Error: code, Message: signatureMessage(err)})
+		if err := in.Verifier.VerifyBody(checked, body); err != nil {
+			return unauthorized(c, err, len(body))
 		}
 
 		d := relay.Delivery{ReceivedAt: start.UTC(), Headers: relay.DeliveryHeaders(req.Header), Body: body}
 		rc, err := in.Receiver.Receive(req.Context(), d)
 		if err != nil {
 			received("unavailable")
-			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", rc.ID, "error", err)
+			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
 			c.Response().Header().Set("Retry-After", "1")
 			return c.JSON(http.StatusServiceUnavailable, apiError{Error: relay.EUNAVAILABLE, Message: "could not store the delivery; retry later"})
 		}
 		received(string(rc.Status))
-		in.Log.Info("delivery", "result", string(rc.Status), "event_id", rc.ID, "type", rc.Type, "test", rc.Test,
+		in.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
 			"sinks", len(rc.Sinks), "duration_ms", float64(in.Now().Sub(start).Microseconds())/1000)
 		status := http.StatusOK
 		if rc.Status == relay.IngestUnparsed {
 			status = http.StatusAccepted
 		}
 		return c.JSONBlob(status, ackBody(rc.Status, rc.ID))
+	}
+}
+
+// readAccounted reads a body of unknown length (chunked) into buf,
+// reserving readStep more bytes of the budget before each step, so what it
+// holds is always reserved. It stops with tooBig past maxBody, with over
+// when the budget has no room for the next step, or with a read error.
+// *reserved is what it holds reserved; the caller releases it.
+func readAccounted(buf *bytes.Buffer, r io.Reader, maxBody int64, budget *inflight, reserved *int64) (tooBig, over bool, err error) {
+	limit := maxBody + 1
+	for {
+		if int64(buf.Len()) >= *reserved {
+			step := min(int64(readStep), limit-*reserved)
+			if step <= 0 {
+				return true, false, nil
+			}
+			if !budget.reserve(step) {
+				return false, true, nil
+			}
+			*reserved += step
+		}
+		want := int(*reserved) - buf.Len()
+		buf.Grow(want)
+		n, rerr := r.Read(buf.AvailableBuffer()[:want])
+		buf.Write(buf.AvailableBuffer()[:n]) // n bytes already in place: Write only extends the length
+		switch {
+		case int64(buf.Len()) > maxBody:
+			return true, false, nil
+		case rerr == io.EOF:
+			return false, false, nil
+		case rerr != nil:
+			return false, false, rerr
+		}
+	}
+}
+
+// inflight is the byte budget of bodies being read or verified.
+type inflight struct {
+	max   int64
+	used  atomic.Int64
+	gauge prometheus.Gauge
+}
+
+// reserve takes n bytes of the budget, or reports false and takes nothing
+// when they do not fit.
+func (b *inflight) reserve(n int64) bool {
+	for {
+		cur := b.used.Load()
+		if cur+n > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(cur, cur+n) {
+			b.gauge.Add(float64(n))
+			return true
+		}
+	}
+}
+
+// release gives n reserved bytes back.
+func (b *inflight) release(n int64) {
+	if n > 0 {
+		b.used.Add(-n)
+		b.gauge.Sub(float64(n))
 	}
 }
 

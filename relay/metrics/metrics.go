@@ -29,9 +29,10 @@ type Metrics struct {
 	RetentionRemoved prometheus.Counter
 
 	// Overloaded counts deliveries answered 503 overloaded because the
-	// bodies in flight would pass RELAY_MAX_INFLIGHT_BYTES (the ingest
-	// limit feeds it).
-	Overloaded prometheus.Counter
+	// bodies in flight would pass RELAY_MAX_INFLIGHT_BYTES;
+	// IngestInflightBytes is what they hold now.
+	Overloaded          prometheus.Counter
+	IngestInflightBytes prometheus.Gauge
 }
 
 // New creates the metrics and registers them, plus a collector that reads
@@ -41,7 +42,7 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 	m := &Metrics{
 		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tagihan_relay_received_total",
-			Help: "Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, unavailable).",
+			Help: "Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable).",
 		}, []string{"result"}),
 		IngestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tagihan_relay_ingest_duration_seconds",
@@ -88,7 +89,11 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 		Name: "tagihan_relay_overloaded_total",
 		Help: "Deliveries answered 503 overloaded (Retry-After: 1): their body would have passed RELAY_MAX_INFLIGHT_BYTES.",
 	})
-	reg.MustRegister(m.Overloaded)
+	m.IngestInflightBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tagihan_relay_ingest_inflight_bytes",
+		Help: "Bytes reserved by request bodies being read or verified now (bounded by RELAY_MAX_INFLIGHT_BYTES).",
+	})
+	reg.MustRegister(m.Overloaded, m.IngestInflightBytes)
 	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.CommitLatency, m.CommitBatch, m.CommitErrors,
 		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved,
 		&outboxCollector{stats: stats},

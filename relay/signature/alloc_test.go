@@ -27,6 +27,13 @@ func TestVerifier_VerifyAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { v.Verify(tt.sig, tt.ts, testBody) }); n != 0 {
 				t.Errorf("Verify allocates %v times per call, want 0", n)
 			}
+			if n := testing.AllocsPerRun(100, func() {
+				if c, err := v.CheckHeader(tt.sig, tt.ts); err == nil {
+					_ = v.VerifyBody(c, testBody)
+				}
+			}); n != 0 {
+				t.Errorf("CheckHeader+VerifyBody allocate %v times per call, want 0", n)
+			}
 		})
 	}
 }

@@ -7,8 +7,10 @@
 // does no I/O, logs nothing and reads the clock only through the function a
 // Verifier is built with, so tables and fuzzers can drive it. It must not
 // import Echo, net/http, bbolt or the relay domain package: the HTTP layer
-// reads the headers and the raw body and calls Verify, then maps the returned
-// error to a wire code with Code.
+// calls CheckHeader with the headers before it reads the body (a missing,
+// malformed or stale header is refused without reading it), then VerifyBody
+// over the raw body, and maps a returned error to a wire code with Code.
+// Verify does both in one call.
 //
 // # Header forms
 //

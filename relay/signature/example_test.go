@@ -60,3 +60,25 @@ func ExampleExplain() {
 	// expected:  secret #1 d3a18d1136e1…
 	// hint:      the timestamp is outside the window, and no signature matches either
 }
+
+func ExampleVerifier_CheckHeader() {
+	key := []byte("whsec_test_current")
+	now := time.Unix(1767225600, 0)
+	v := signature.NewVerifier([][]byte{key}, 5*time.Minute).WithClock(func() time.Time { return now })
+	body := []byte(`{"id":"evt_01JGZ8T6Q4","type":"transaction.paid"}`)
+
+	// Before reading the body: a stale header is refused without it.
+	_, err := v.CheckHeader(signature.SignatureHeader(key, "1767220000", body), "")
+	fmt.Println(signature.Code(err))
+
+	// A timely header: read the body, then check its HMAC.
+	c, err := v.CheckHeader(signature.SignatureHeader(key, "1767225600", body), "")
+	fmt.Printf("%q\n", signature.Code(err))
+	fmt.Printf("%q\n", signature.Code(v.VerifyBody(c, body)))
+	fmt.Println(signature.Code(v.VerifyBody(c, []byte("tampered"))))
+	// Output:
+	// timestamp_out_of_tolerance
+	// ""
+	// ""
+	// signature_mismatch
+}

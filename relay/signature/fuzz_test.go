@@ -23,6 +23,15 @@ func FuzzParseSignatureHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig, ts string) {
 		h, err := signature.ParseHeader(sig, ts)
 		verr := v.Verify(sig, ts, testBody)
+		// The header pre-check the handler runs before reading the body
+		// agrees with Verify: it fails the same way, or VerifyBody does.
+		if c, cerr := v.CheckHeader(sig, ts); cerr != nil {
+			if signature.Code(cerr) != signature.Code(verr) {
+				t.Fatalf("CheckHeader: %v, but Verify: %v", cerr, verr)
+			}
+		} else if berr := v.VerifyBody(c, testBody); signature.Code(berr) != signature.Code(verr) {
+			t.Fatalf("CheckHeader+VerifyBody: %v, but Verify: %v", berr, verr)
+		}
 		if err != nil {
 			if !errors.Is(err, signature.ErrMissingSignature) && !errors.Is(err, signature.ErrMalformedHeader) {
 				t.Fatalf("ParseHeader error %v is neither missing nor malformed", err)

@@ -3,6 +3,7 @@ package signature
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 	"hash"
 	"sync"
 	"time"
@@ -82,23 +83,61 @@ func (v *Verifier) WithClock(now func() time.Time) *Verifier {
 // error wrapping ErrMalformedHeader (see ParseHeader), ErrTooOld or ErrTooNew,
 // or ErrNoValidSignature. Code turns any of them into the wire code.
 //
-// The window is checked before any HMAC is computed.
+// Verify is CheckHeader then VerifyBody: the window is checked before any
+// HMAC is computed.
 func (v *Verifier) Verify(sig, ts string, body []byte) error {
-	var h header
-	if err := h.parse(sig, ts); err != nil {
+	c, err := v.CheckHeader(sig, ts)
+	if err != nil {
 		return err
+	}
+	return v.VerifyBody(c, body)
+}
+
+// Checked is a signature header that passed CheckHeader: well formed and
+// inside the replay window when it was checked. Only VerifyBody reads it.
+// The zero Checked passes nothing.
+type Checked struct {
+	h  header
+	ok bool
+}
+
+// errNotChecked is what VerifyBody returns for a zero Checked.
+var errNotChecked = fmt.Errorf("%w: header was not checked", ErrMalformedHeader)
+
+// CheckHeader does everything Verify does that needs only the headers: it
+// returns ErrMissingSignature, an error wrapping ErrMalformedHeader, ErrTooOld
+// or ErrTooNew exactly as Verify would, or a Checked for VerifyBody. The
+// timestamp travels in the headers, so a caller answers a delivery that
+// fails here before it reads (or buffers) any of the body.
+func (v *Verifier) CheckHeader(sig, ts string) (Checked, error) {
+	var c Checked
+	if err := c.h.parse(sig, ts); err != nil {
+		return Checked{}, err
 	}
 	now := time.Now
 	if v.now != nil {
 		now = v.now
 	}
-	if err := checkWindow(now().Sub(h.time), v.tolerance); err != nil {
-		return err
+	if err := checkWindow(now().Sub(c.h.time), v.tolerance); err != nil {
+		return Checked{}, err
+	}
+	c.ok = true
+	return c, nil
+}
+
+// VerifyBody finishes what CheckHeader started: it returns nil when some
+// signature of c equals HMAC-SHA256(key, timestamp + "." + body) for some
+// key, else ErrNoValidSignature (or an error wrapping ErrMalformedHeader for
+// a zero Checked). The window is not checked again: a body read slowly
+// after a timely header is still that delivery.
+func (v *Verifier) VerifyBody(c Checked, body []byte) error {
+	if !c.ok {
+		return errNotChecked
 	}
 	for _, k := range v.keys {
 		m := k.pool.Get().(*keyMAC)
-		m.compute(h.timestamp, body)
-		ok := h.matches(&m.sum)
+		m.compute(c.h.timestamp, body)
+		ok := c.h.matches(&m.sum)
 		k.pool.Put(m)
 		if ok {
 			return nil

@@ -54,7 +54,7 @@ var (
 	errRequired       = errors.New("required")
 	errNotAbsoluteURL = errors.New("must be an absolute http or https URL")
 	errBadMode        = fmt.Errorf("must be %q or %q", ModeCloudEvents, ModeRaw)
-	errHeaderName     = errors.New("header name is not a valid HTTP token")
+	errHeaderName     = errors.New("a header name is not a valid HTTP token (entries are name=value; the entry is not shown, it may hold a credential)")
 	errHeaderValue    = errors.New("header value holds a control character")
 	errHeaderReserved = errors.New("header is set by the sink itself")
 )
@@ -153,16 +153,18 @@ func staticHeaders(prefix string, in map[string]string) (http.Header, error) {
 	h := make(http.Header, len(in))
 	for k, v := range in {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		// Value is the header name only: header values are often tokens.
-		switch {
-		case !validToken(k):
-			return nil, &relay.ConfigError{Var: name, Value: k, Err: errHeaderName}
-		case !validValue(v):
-			return nil, &relay.ConfigError{Var: name, Value: k, Err: errHeaderValue}
+		// HEADERS values are often credentials, and an entry with a bad
+		// name may be a whole "Name: secret": only a valid name is named,
+		// in the reason (ConfigError never prints HEADERS' value).
+		if !validToken(k) {
+			return nil, &relay.ConfigError{Var: name, Err: errHeaderName}
+		}
+		if !validValue(v) {
+			return nil, &relay.ConfigError{Var: name, Err: fmt.Errorf("header %s: %w", k, errHeaderValue)}
 		}
 		ck := http.CanonicalHeaderKey(k)
 		if reservedHeaders[ck] || strings.HasPrefix(ck, originalPrefix) {
-			return nil, &relay.ConfigError{Var: name, Value: k, Err: errHeaderReserved}
+			return nil, &relay.ConfigError{Var: name, Err: fmt.Errorf("header %s: %w", k, errHeaderReserved)}
 		}
 		h.Set(ck, v)
 	}

@@ -15,6 +15,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 )
@@ -123,6 +125,17 @@ func (s *Sink) request(ctx context.Context, o *relay.Outbound) (*http.Request, e
 		ts := strconv.FormatInt(s.now().Unix(), 10)
 		h.Set("Webhook-Timestamp", ts)
 		h.Set("Webhook-Signature", signature.StandardSignature(s.key, o.EventID, ts, body))
+	}
+	// The client would refuse these only inside Do, as a transport error
+	// that looks transient; no retry can mend them (SPEC 3: a request that
+	// cannot be built is permanent).
+	for k, vs := range h {
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+				return nil, fmt.Errorf("http: cannot build the request: header %s of event %s is not a valid HTTP header value",
+					k, relay.LogText(strconv.QuoteToASCII(o.EventID)))
+			}
+		}
 	}
 	req.Header = h
 	return req, nil

@@ -90,7 +90,9 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 	wctx, cancel := context.WithTimeout(ctx, inProcessWait)
 	defer cancel()
 	if err := s.putRaw(wctx, e); err != nil {
-		return false, s.inProcessError(ctx, wctx, e.ID, err)
+		err = s.inProcessError(ctx, wctx, e.ID, err)
+		s.noteWrite(err)
+		return false, err
 	}
 	buf, err := newRecord(e).encode()
 	if err != nil {
@@ -98,8 +100,11 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 	}
 	created, err := s.createRecord(wctx, e.ID, buf)
 	if err != nil {
-		return false, s.inProcessError(ctx, wctx, e.ID, err)
+		err = s.inProcessError(ctx, wctx, e.ID, err)
+		s.noteWrite(err)
+		return false, err
 	}
+	s.noteWrite(nil)
 	return created, nil
 }
 
@@ -158,6 +163,18 @@ func (s *Store) createRecord(ctx context.Context, id string, buf []byte) (bool, 
 		if err := sleepCtx(ctx, wait); err != nil {
 			return false, err
 		}
+	}
+}
+
+// noteWrite records an ingest write's result for Ready. A caller's own
+// mistake (an *relay.Error other than EUNAVAILABLE) says nothing about the
+// store.
+func (s *Store) noteWrite(err error) {
+	switch {
+	case err == nil:
+		s.writeFailedAt.Store(0)
+	case relay.ErrorCode(err) == relay.EINTERNAL || relay.ErrorCode(err) == relay.EUNAVAILABLE:
+		s.writeFailedAt.Store(time.Now().UnixNano())
 	}
 }
 

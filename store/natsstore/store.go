@@ -104,6 +104,10 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	log       *slog.Logger
+
+	// writeFailedAt (wall clock, ns) is when an ingest's publish or create
+	// last failed, 0 after one succeeded (see Ready).
+	writeFailedAt atomic.Int64
 }
 
 type claimRef struct{ sink, id string }
@@ -222,10 +226,18 @@ func (s *Store) SetNotify(fn func(sinks []string)) {
 	s.notify.Store(&fn)
 }
 
-// Ready reports whether the store is open, connected to NATS and its index
-// loaded (for /readyz).
+// writeRetryAfter is how long Ready reports false after a failed ingest
+// write when nothing succeeded since; then the next delivery tries again.
+const writeRetryAfter = 5 * time.Second
+
+// Ready reports whether the store is open, connected to NATS, its index
+// loaded and its last ingest write (raw publish, record create) did not fail
+// within writeRetryAfter (for /readyz).
 func (s *Store) Ready() bool {
 	if s.closed.Load() || !s.nc.IsConnected() {
+		return false
+	}
+	if at := s.writeFailedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < writeRetryAfter {
 		return false
 	}
 	s.view.mu.RLock()
