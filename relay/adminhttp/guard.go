@@ -63,19 +63,31 @@ func Unsafe(method string) bool {
 // CrossSite returns a cross_site error when r was sent by a page of another
 // site: Sec-Fetch-Site is "cross-site" or "same-site", or an Origin header
 // is present and is not the listener's own origin (scheme, the scheme the
-// client reached us with, plus r.Host). "Origin: null", an empty or a
-// repeated Origin are refused too. It returns nil otherwise, including for
-// clients that send neither header (curl, the CLI).
+// client reached us with, plus r.Host). An empty or a repeated Origin is
+// refused too. It returns nil otherwise, including for clients that send
+// neither header (curl, the CLI).
+//
+// "Origin: null" is what a browser sends for a same-origin form POST from
+// a page served with "Referrer-Policy: no-referrer", which the console's
+// pages are (Fetch, "serialize a request origin"); it is also what a
+// sandboxed or file: page sends. It is accepted only when the browser
+// vouches for the request with "Sec-Fetch-Site: same-origin" (or "none",
+// a request the user made, not a page), a header no page can set; without
+// that it is refused.
 //
 // This is the one cross-site rule of the admin listener; the console's form
 // check calls it as well.
 func CrossSite(r *http.Request, scheme string) error {
-	switch site := strings.ToLower(strings.TrimSpace(r.Header.Get("Sec-Fetch-Site"))); site {
+	site := strings.ToLower(strings.TrimSpace(r.Header.Get("Sec-Fetch-Site")))
+	switch site {
 	case "cross-site", "same-site":
 		return relay.Errorf(relay.ECROSSSITE, "refused: the browser says this request came from another site (Sec-Fetch-Site: %s)", site)
 	}
 	origins := r.Header.Values("Origin")
 	if len(origins) == 0 {
+		return nil
+	}
+	if len(origins) == 1 && strings.TrimSpace(origins[0]) == "null" && (site == "same-origin" || site == "none") {
 		return nil
 	}
 	if len(origins) > 1 || !sameOrigin(origins[0], scheme, r.Host) {

@@ -71,6 +71,10 @@ func TestCrossSite(t *testing.T) {
 		{"OtherScheme", "http", "127.0.0.1:8081", map[string]string{"Origin": "https://127.0.0.1:8081"}, errCrossSite},
 		{"HTTPSPageToHTTP", "https", "relay.example", map[string]string{"Origin": "http://relay.example"}, errCrossSite},
 		{"Null", "http", "127.0.0.1:8081", map[string]string{"Origin": "null"}, errCrossSite},
+		// A same-origin form POST from a no-referrer page (the console's).
+		{"NullSameOrigin", "http", "127.0.0.1:8081", map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}, nil},
+		// A sandboxed frame of another site: opaque origin, cross-site.
+		{"NullCrossSite", "http", "127.0.0.1:8081", map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site"}, errCrossSite},
 		{"Empty", "http", "127.0.0.1:8081", map[string]string{"Origin": ""}, errCrossSite},
 		{"WithPath", "http", "127.0.0.1:8081", map[string]string{"Origin": "http://127.0.0.1:8081/"}, errCrossSite},
 		{"WithUser", "http", "127.0.0.1:8081", map[string]string{"Origin": "http://a@127.0.0.1:8081"}, errCrossSite},
