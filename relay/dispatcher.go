@@ -288,6 +288,7 @@ func (d *Dispatcher) deliver(s *SinkSpec, c Claim) (Attempt, Transition) {
 	if res.Lookup {
 		a.Action = "lookup"
 	}
+	a.Request, a.RequestTruncated = RequestRecord(res.Request)
 	if res.Outcome == OutcomeDelivered || res.Outcome == OutcomeSkipped {
 		a.Error = ""
 		if res.Outcome == OutcomeSkipped {

@@ -80,6 +80,13 @@ type Result struct {
 	// attempt did nothing; the delivery is sent again on the schedule.
 	// The attempt is recorded with Action "lookup".
 	Lookup bool
+	// Request is the exact body this attempt sent, or was sending when its
+	// outcome became unknown, for the operator who settles it (the
+	// dispatcher records it on the Attempt, see RequestRecord); nil when
+	// the attempt sent no body of its own (a look-up, a skip). It must
+	// carry no credential: sinks that build a body keep authentication in
+	// headers or the URL, which are never recorded.
+	Request []byte
 }
 
 // Delivered is a successful Result.

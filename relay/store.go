@@ -137,6 +137,13 @@ type Attempt struct {
 	// Action is "lookup" for an attempt that only looked up what an earlier
 	// attempt did (Result.Lookup); empty for a send.
 	Action string `json:"action,omitempty"`
+	// Request is the body the attempt sent (Result.Request): the JSON as
+	// sent, or, when it is not JSON or longer than MaxRequestRecord, its
+	// start as a JSON string with RequestTruncated set when cut. Only the
+	// latest attempt that sent a body keeps it (AppendAttempt), so a
+	// delivery's record stays small however often it is retried.
+	Request          json.RawMessage `json:"request,omitempty"`
+	RequestTruncated bool            `json:"request_truncated,omitempty"`
 }
 
 // DeliveryState is an event's delivery record at one sink.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -206,8 +207,52 @@ func putDelivery(tx *bolt.Tx, id string, r *deliveryRecord) error {
 	if m.Deliveries == nil {
 		m.Deliveries = map[string]*deliveryRecord{}
 	}
+	before := m.searchTexts()
 	m.Deliveries[r.Sink] = r
+	if err := updateSearch(tx, id, before, m.searchTexts()); err != nil {
+		return err
+	}
 	return putMeta(tx, id, oldStatus, m)
+}
+
+// searchTexts returns every text the search bucket holds for the event:
+// its document number, counterparty and parent transaction, and the
+// document numbers its sinks returned (relay.ReturnedNumbers), lower case
+// (as searchKey stores them), without repeats.
+func (m *eventMeta) searchTexts() map[string]bool {
+	out := map[string]bool{}
+	for _, text := range []string{m.Doc, m.Counterparty, m.Txn} {
+		if text != "" {
+			out[strings.ToLower(text)] = true
+		}
+	}
+	for _, d := range m.Deliveries {
+		for _, n := range relay.ReturnedNumbers(d.Result) {
+			out[strings.ToLower(n)] = true
+		}
+	}
+	return out
+}
+
+// updateSearch moves the event's search keys from the texts before to the
+// texts after a change.
+func updateSearch(tx *bolt.Tx, id string, before, after map[string]bool) error {
+	b := tx.Bucket(bktSearch)
+	for text := range before {
+		if !after[text] {
+			if err := b.Delete(searchKey(text, id)); err != nil {
+				return err
+			}
+		}
+	}
+	for text := range after {
+		if !before[text] {
+			if err := b.Put(searchKey(text, id), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deliveriesOf returns every delivery record of an event, by sink name.

@@ -147,10 +147,7 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		}
 		r.DueKey = nil
 		r.Attempts++
-		r.History = append(r.History, a)
-		if len(r.History) > maxHistory {
-			r.History = append(r.History[:10:10], r.History[len(r.History)-(maxHistory-10):]...)
-		}
+		r.History = relay.AppendAttempt(r.History, a, maxHistory)
 		r.LastError = a.Error
 		r.LastStatus = a.StatusCode
 		r.PriorUnknown, r.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt

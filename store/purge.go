@@ -98,12 +98,8 @@ func purgeEvent(tx *bolt.Tx, timeKey []byte) error {
 			return err
 		}
 	}
-	for _, text := range []string{m.Doc, m.Counterparty, m.Txn} {
-		if text != "" {
-			if err := tx.Bucket(bktSearch).Delete(searchKey(text, string(id))); err != nil {
-				return err
-			}
-		}
+	if err := updateSearch(tx, string(id), m.searchTexts(), nil); err != nil {
+		return err
 	}
 	// The deliveries go too: keep each sink's counts of its deliveries right.
 	recs, err := deliveriesOf(tx, string(id))

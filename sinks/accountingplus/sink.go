@@ -76,7 +76,14 @@ func (s *Sink) deliver(ctx context.Context, o *relay.Outbound) (relay.Result, []
 	if err != nil {
 		return relay.Permanent(0, "accountingplus: encode request: "+err.Error()), nil
 	}
-	return s.create(ctx, body)
+	res, tokens := s.create(ctx, body)
+	if len(tokens) > 0 {
+		// A request was made. The body carries no credential (they travel
+		// in headers): it is recorded as sent, for the operator who
+		// settles the attempt.
+		res.Request = body
+	}
+	return res, tokens
 }
 
 // enrich replaces *tx by the event's transaction merged with the one read

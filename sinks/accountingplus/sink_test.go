@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -167,7 +168,8 @@ func TestSink_Deliver(t *testing.T) {
 			o := outbound(tt.data)
 			o.Created = tt.created
 			got := s.Deliver(context.Background(), o)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			// The body sent is checked by TestSink_Deliver_ReportsRequest.
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(relay.Result{}, "Request")); diff != "" {
 				t.Errorf("Deliver (-want +got):\n%s", diff)
 			}
 			if n := len(f.Used()); n != tt.wantRequests {
@@ -196,6 +198,27 @@ func TestSink_Deliver_ExactBody(t *testing.T) {
 		`{"item_code":"LAIN-LAIN","item_name":"Langganan Cloud Hosting Business","quantity":3,"unit_of_measurement":"pcs","unit_price":1250000.50,"discount_amount":250000,"tax_code":""}]}`
 	if body != want {
 		t.Errorf("body\n got %s\nwant %s", body, want)
+	}
+}
+
+// The Result carries the exact body the server received, also when the
+// outcome is unknown, for the operator who settles it.
+func TestSink_Deliver_ReportsRequest(t *testing.T) {
+	received := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received <- readAll(r)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	s := MustSink(t, testConfig(srv.URL, AuthJWT, ADataQuery), Deps{HTTP: srv.Client()})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	got := s.Deliver(ctx, outbound(invoiceTx))
+	if got.Outcome != relay.OutcomeUnknown {
+		t.Fatalf("Deliver = %+v, want OutcomeUnknown", got)
+	}
+	if sent := <-received; string(got.Request) != sent {
+		t.Errorf("Result.Request\n got %s\nwant %s", got.Request, sent)
 	}
 }
 
@@ -290,7 +313,7 @@ func TestSink_OAuth(t *testing.T) {
 		srv := MustFakeAP(t, f)
 		s := MustSink(t, testConfig(srv.URL, AuthOAuth, ""), Deps{HTTP: srv.Client()})
 		got := s.Deliver(context.Background(), outbound(invoiceTx))
-		if diff := cmp.Diff(relay.Delivered(200, map[string]string{"document_number": "00006/FPJ/07/29"}), got); diff != "" {
+		if diff := cmp.Diff(relay.Delivered(200, map[string]string{"document_number": "00006/FPJ/07/29"}), got, cmpopts.IgnoreFields(relay.Result{}, "Request")); diff != "" {
 			t.Errorf("Deliver (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff([]string{"oauth-token-1", "oauth-token-2"}, f.Used()); diff != "" {

@@ -56,7 +56,11 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 			return delivered(found)
 		}
 	}
-	return s.create(ctx, inv.InvoiceNumber, body)
+	res := s.create(ctx, inv.InvoiceNumber, body)
+	// The API key travels in the query string, never in the body: the body
+	// is recorded as sent, for the operator who settles the attempt.
+	res.Request = body
+	return res
 }
 
 // settleUnknown looks up the invoice an earlier attempt, begun at began,

@@ -313,10 +313,16 @@ func TestSink_Deliver_Golden(t *testing.T) {
 func TestSink_Deliver_ExactAmountsOnTheWire(t *testing.T) {
 	f := newFakeOnlinePajak(t)
 	s := MustNewSink(t, f)
-	if got := s.Deliver(context.Background(), outbound(t, "large_amounts")); got.Outcome != relay.OutcomeDelivered {
+	got := s.Deliver(context.Background(), outbound(t, "large_amounts"))
+	if got.Outcome != relay.OutcomeDelivered {
 		t.Fatalf("Deliver = %v: %s", got.Outcome, got.Reason)
 	}
 	body := f.lastBody()
+	// The Result carries the body the server received, never the URL and
+	// its api_key.
+	if !bytes.Equal(got.Request, body) {
+		t.Errorf("Result.Request\n got %s\nwant %s", got.Request, body)
+	}
 	for _, want := range []string{`"unitPrice":"9007199254740993"`, `"discount":"900719925474099.37"`, `"vatRate":12`, `"revision":0`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("body %s does not contain %s", body, want)

@@ -88,7 +88,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 		untilN = f.Until.UnixNano()
 	}
 	direct := func(ev *eventEntry) bool {
-		return ev.id == q || ev.subject == q || containsFold(ev.doc, lq) || containsFold(ev.party, lq)
+		return ev.id == q || ev.subject == q || containsFold(ev.doc, lq) || containsFold(ev.party, lq) || ev.returnedContains(lq)
 	}
 	// A payment matches when its transaction does: by id, or by what one
 	// of the transaction's events carries (its document number).

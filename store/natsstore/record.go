@@ -183,10 +183,7 @@ func (d *delivery) reopen(now time.Time) {
 // finishTo applies a transition after an attempt at a.At.
 func (d *delivery) finishTo(a relay.Attempt, t relay.Transition) error {
 	d.Attempts++
-	d.History = append(d.History, a)
-	if len(d.History) > maxHistory {
-		d.History = append(d.History[:10:10], d.History[len(d.History)-(maxHistory-10):]...)
-	}
+	d.History = relay.AppendAttempt(d.History, a, maxHistory)
 	d.LastError = a.Error
 	d.LastStatus = a.StatusCode
 	d.PriorUnknown, d.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt

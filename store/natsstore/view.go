@@ -44,8 +44,11 @@ type eventEntry struct {
 	test, unparsed   bool
 	doc, party       string
 	txn              string // the transaction a payment belongs to
-	status           string
-	dels             []*delEntry
+	// returned holds the document numbers its sinks returned
+	// (relay.ReturnedNumbers), each followed by a 0 byte; "" when none.
+	returned string
+	status   string
+	dels     []*delEntry
 }
 
 type delEntry struct {
@@ -169,8 +172,26 @@ func (v *view) entryOf(r *record, rev uint64) *eventEntry {
 			}
 		}
 		ev.dels = append(ev.dels, de)
+		for _, n := range relay.ReturnedNumbers(d.Result) {
+			if !strings.Contains(ev.returned, n+"\x00") {
+				ev.returned += n + "\x00"
+			}
+		}
 	}
 	return ev
+}
+
+// returnedContains reports whether one of the event's returned document
+// numbers contains lowerSubstr, ignoring case.
+func (ev *eventEntry) returnedContains(lowerSubstr string) bool {
+	for rest := ev.returned; rest != ""; {
+		var n string
+		n, rest, _ = strings.Cut(rest, "\x00")
+		if containsFold(n, lowerSubstr) {
+			return true
+		}
+	}
+	return false
 }
 
 // intern returns one shared copy of a low-cardinality string (types, sink
