@@ -80,6 +80,15 @@ func HTTPStatus(code string) int {
 	return http.StatusInternalServerError
 }
 
+// HTTPErrorCodes returns every code the table lists, in its order.
+func HTTPErrorCodes() []string {
+	codes := make([]string, len(httpErrors))
+	for i, e := range httpErrors {
+		codes[i] = e.code
+	}
+	return codes
+}
+
 // HTTPAnswer is how a listener answers an error: the status, the code
 // (JSON "error") and the message (JSON "message", the console page's text).
 type HTTPAnswer struct {
