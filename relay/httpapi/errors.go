@@ -19,15 +19,16 @@ type apiError struct {
 // listeners: every handler (ingest and /readyz included) returns its
 // error, and adminhttp.Answer gives the status, code and message
 // (relay's code → status table). Errors that are no *relay.Error are
-// logged, never answered.
+// logged, never answered; so are those of a response already begun.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
 		a := adminhttp.Answer(err)
 		if a.Internal {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "error", err)
+		}
+		if c.Response().Committed {
+			// A stream (export, backup) failed after its status was sent.
+			return
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(a.Status)
