@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,39 +61,27 @@ func TestErrorRenderers_SameStatus(t *testing.T) {
 	t.Cleanup(ts.Close)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr}
-	get := func(path string) (*http.Response, string) {
-		t.Helper()
-		res, err := client.Get(ts.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res, string(b)
-	}
+	l := &adminListener{url: ts.URL, client: &http.Client{Transport: tr}}
 
 	for i, tt := range cases {
 		t.Run(tt.code, func(t *testing.T) {
-			jres, jbody := get("/test/fail/" + strconv.Itoa(i))
-			hres, hbody := get("/ui/test/fail/" + strconv.Itoa(i))
-			if jres.StatusCode != hres.StatusCode {
-				t.Errorf("JSON answers %d, the console page %d", jres.StatusCode, hres.StatusCode)
+			jres := l.send(t, http.MethodGet, "/test/fail/"+strconv.Itoa(i), nil, nil)
+			hres := l.send(t, http.MethodGet, "/ui/test/fail/"+strconv.Itoa(i), nil, nil)
+			jbody, hbody := jres.body, hres.body
+			if jres.status != hres.status {
+				t.Errorf("JSON answers %d, the console page %d", jres.status, hres.status)
 			}
-			if want := relay.HTTPStatus(tt.code); jres.StatusCode != want {
-				t.Errorf("status %d, want %d (the table's)", jres.StatusCode, want)
+			if want := relay.HTTPStatus(tt.code); jres.status != want {
+				t.Errorf("status %d, want %d (the table's)", jres.status, want)
 			}
 			var body map[string]string
 			if err := json.Unmarshal([]byte(jbody), &body); err != nil || len(body) != 2 || body["error"] != tt.code {
 				t.Errorf("JSON body %s, want exactly {\"error\":%q,\"message\":...}", jbody, tt.code)
 			}
-			if ct := hres.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			if ct := hres.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("console page Content-Type %q", ct)
 			}
-			if !strings.Contains(hbody, "<h1>"+strconv.Itoa(hres.StatusCode)+" · ") {
+			if !strings.Contains(hbody, "<h1>"+strconv.Itoa(hres.status)+" · ") {
 				t.Errorf("console page does not show its status:\n%s", hbody)
 			}
 			if tt.message == "" {
