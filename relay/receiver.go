@@ -1,9 +1,6 @@
 package relay
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Receiver turns a verified Delivery into a stored event: it reads the
 // envelope, normalizes it, routes it to sinks and commits everything in one
@@ -65,17 +62,15 @@ func (r Route) Target(subject string) OutboxTarget {
 }
 
 // Receive stores a delivery (durably, before it returns) and reports what
-// happened. A store failure is returned as an error wrapping an EUNAVAILABLE
-// *Error, so the sender retries.
+// happened. Any error means the delivery was not stored and the sender
+// should retry: it is an EUNAVAILABLE *Error whose message is the answer
+// to give and whose Err is the store's error, for the log.
 func (r *Receiver) Receive(ctx context.Context, d Delivery) (Receipt, error) {
 	e := r.Prepare(d, true)
 	status, err := r.Store.Ingest(ctx, e)
 	rc := Receipt{ID: e.ID, Status: status, Type: e.Type, Test: e.Test}
 	if err != nil {
-		if ErrorCode(err) == EINTERNAL || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return rc, &wrapped{&Error{Code: EUNAVAILABLE, Message: "store unavailable; retry later"}, err}
-		}
-		return rc, err
+		return rc, &Error{Code: EUNAVAILABLE, Message: "could not store the delivery; retry later", Err: err}
 	}
 	if status == IngestAccepted && len(e.Targets) > 0 {
 		rc.Sinks = make([]string, len(e.Targets))
@@ -88,15 +83,6 @@ func (r *Receiver) Receive(ctx context.Context, d Delivery) (Receipt, error) {
 	}
 	return rc, nil
 }
-
-// wrapped is an *Error that keeps its cause for logs and errors.Is.
-type wrapped struct {
-	app   *Error
-	cause error
-}
-
-func (w *wrapped) Error() string   { return w.app.Message + ": " + w.cause.Error() }
-func (w *wrapped) Unwrap() []error { return []error{w.app, w.cause} }
 
 // RouteFor returns the route of a sink by name.
 func RouteFor(routes []Route, sink string) (Route, bool) {

@@ -210,7 +210,7 @@ func TestReceiver_Receive_StoreErrors(t *testing.T) {
 		{"Canceled", context.Canceled, relay.EUNAVAILABLE, context.Canceled},
 		{"Deadline", context.DeadlineExceeded, relay.EUNAVAILABLE, context.DeadlineExceeded},
 		{"Unavailable", relay.Errorf(relay.EUNAVAILABLE, "closed"), relay.EUNAVAILABLE, nil},
-		{"AppErrorKept", conflict, relay.ECONFLICT, conflict},
+		{"AppErrorWrapped", conflict, relay.EUNAVAILABLE, conflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,9 @@
 //     X-Forwarded-Proto (Echo's IP and scheme extractors);
 //   - AuthFailures: counting and rate-limited logging of failed bearer
 //     tokens and console logins.
+//   - Answer: the status, code and message of an error a handler returned
+//     (relay's code → status table), which the API writes as JSON and the
+//     console as an HTML page.
 //
 // It imports Echo and the relay domain package, never the store or the
 // listeners' packages (httpapi, console), which both import it.

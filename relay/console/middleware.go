@@ -2,13 +2,11 @@ package console
 
 import (
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 )
 
@@ -41,43 +39,22 @@ func secure(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // errorPage turns any error a console handler returns into an HTML page
-// (the admin API's error handler writes JSON, which is no use to a person).
-// This is the console's one place that maps error codes to statuses.
+// (the admin API's error handler writes JSON, which is no use to a person)
+// with the status the API would answer: adminhttp.Answer, relay's one code
+// → status table. An internal error is logged, and the page says only that
+// something went wrong.
 func (con *Console) errorPage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
 		if err == nil || c.Response().Committed {
 			return err
 		}
-		status, msg := http.StatusInternalServerError, "Something went wrong; the relay's log has the details."
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &he):
-			status = he.Code
-			msg = http.StatusText(he.Code)
-			if m, ok := he.Message.(string); ok && m != "" {
-				msg = m
-			}
-		default:
-			switch code := relay.ErrorCode(err); code {
-			case relay.EINVALID:
-				status = http.StatusBadRequest
-			case relay.EUNAUTHORIZED:
-				status = http.StatusUnauthorized
-			case relay.ENOTFOUND:
-				status = http.StatusNotFound
-			case relay.ECONFLICT:
-				status = http.StatusConflict
-			case relay.EUNAVAILABLE:
-				status = http.StatusServiceUnavailable
-			}
-			if status != http.StatusInternalServerError {
-				msg = relay.ErrorMessage(err)
-			} else {
-				con.log.Error("console request failed", "method", c.Request().Method, "path", c.Path(), "error", err)
-			}
+		a := adminhttp.Answer(err)
+		if a.Internal {
+			con.log.Error("console request failed", "method", c.Request().Method, "path", c.Path(), "error", err)
+			a.Message = "Something went wrong; the relay's log has the details."
 		}
-		return con.renderError(c, status, msg)
+		return con.renderError(c, a.Status, a.Message)
 	}
 }
 

@@ -300,8 +300,12 @@ func handleExport(ops *relay.Operations) echo.HandlerFunc {
 		})
 		if err != nil {
 			// The status is sent; end the stream with an error line so a
-			// reader never mistakes a cut export for a whole one.
-			_ = enc.Encode(map[string]string{"error": relay.ErrorCode(err), "message": "export failed: " + relay.ErrorMessage(err)})
+			// reader never mistakes a cut export for a whole one, and
+			// return the error for errorHandler to log.
+			a := relay.AnswerError(err)
+			_ = enc.Encode(apiError{Error: a.Code, Message: "export failed: " + a.Message})
+			_ = bw.Flush()
+			return err
 		}
 		return bw.Flush()
 	}

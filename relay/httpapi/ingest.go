@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +54,9 @@ var bufPool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0,
 //  5. the delivery is stored durably and answered.
 //
 // Every answer given before the body was read closes the connection, so
-// net/http does not drain (or wait for) a body nobody wants.
+// net/http does not drain (or wait for) a body nobody wants. A refusal is
+// returned as a *relay.Error, which errorHandler answers with its code's
+// status from relay's one table.
 func handleIngest(in Ingest) echo.HandlerFunc {
 	maxInflight := in.MaxInflight
 	if maxInflight <= 0 {
@@ -77,15 +77,14 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		// (and discards) up to 256 KiB more of the body before it sends
 		// the 413, and waits for a sender that stalls.
 		c.Response().Header().Set(echo.HeaderConnection, "close")
-		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "too_large",
-			Message: "body exceeds RELAY_MAX_BODY_BYTES (" + strconv.FormatInt(in.MaxBody, 10) + " bytes)"})
+		return relay.Errorf(relay.ETOOLARGE, "body exceeds RELAY_MAX_BODY_BYTES (%d bytes)", in.MaxBody)
 	}
 	unauthorized := func(c echo.Context, err error, bodyBytes int) error {
 		code := signature.Code(err)
 		received("unauthorized")
 		in.Metrics.SignatureFailure.WithLabelValues(code).Inc()
 		in.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", bodyBytes)
-		return c.JSON(http.StatusUnauthorized, apiError{Error: code, Message: signatureMessage(err)})
+		return &relay.Error{Code: code, Message: signature.Message(err)}
 	}
 	overloaded := func(c echo.Context) error {
 		received("overloaded")
@@ -93,8 +92,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 		in.Log.Warn("delivery refused", "result", "overloaded", "content_length", c.Request().ContentLength)
 		c.Response().Header().Set(echo.HeaderConnection, "close")
 		c.Response().Header().Set("Retry-After", "1")
-		return c.JSON(http.StatusServiceUnavailable, apiError{Error: "overloaded",
-			Message: "too many request bodies in flight (RELAY_MAX_INFLIGHT_BYTES); retry later"})
+		return relay.Errorf(relay.EOVERLOADED, "too many request bodies in flight (RELAY_MAX_INFLIGHT_BYTES); retry later")
 	}
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -148,7 +146,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 			received("bad_request")
 			in.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
 			c.Response().Header().Set(echo.HeaderConnection, "close")
-			return c.JSON(http.StatusBadRequest, apiError{Error: relay.EINVALID, Message: "could not read the request body"})
+			return relay.Errorf(relay.EINVALID, "could not read the request body")
 		}
 		body := buf.Bytes()
 
@@ -162,7 +160,7 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 			received("unavailable")
 			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
 			c.Response().Header().Set("Retry-After", "1")
-			return c.JSON(http.StatusServiceUnavailable, apiError{Error: relay.EUNAVAILABLE, Message: "could not store the delivery; retry later"})
+			return err
 		}
 		received(string(rc.Status))
 		in.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
@@ -246,19 +244,4 @@ func ackBody(status relay.IngestStatus, id string) []byte {
 	b = append(b, `","id":`...)
 	b = relay.AppendJSONString(b, id)
 	return append(b, '}')
-}
-
-func signatureMessage(err error) string {
-	switch {
-	case errors.Is(err, signature.ErrMissingSignature):
-		return "the X-TagihanAI-Signature header is missing"
-	case errors.Is(err, signature.ErrMalformedHeader):
-		return "the X-TagihanAI-Signature header could not be parsed (or has no timestamp)"
-	case errors.Is(err, signature.ErrTooOld):
-		return "the signature timestamp is older than TAGIHANAI_SIGNATURE_TOLERANCE"
-	case errors.Is(err, signature.ErrTooNew):
-		return "the signature timestamp is further in the future than TAGIHANAI_SIGNATURE_TOLERANCE"
-	default:
-		return "no signature matches any configured secret"
-	}
 }

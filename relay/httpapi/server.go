@@ -85,7 +85,7 @@ func handleHealth(c echo.Context) error {
 func handleReady(ready func() bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if ready != nil && !ready() {
-			return c.JSON(http.StatusServiceUnavailable, apiError{Error: relay.EUNAVAILABLE, Message: "not ready"})
+			return relay.Errorf(relay.EUNAVAILABLE, "not ready")
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	}

@@ -37,13 +37,30 @@ var (
 	errBadTimestamp = fmt.Errorf("%w: timestamp is not a decimal Unix time", ErrMalformedHeader)
 )
 
-// Wire codes of SPEC 2.1, answered in {"error":"<code>"} with status 401.
+// Wire codes of SPEC 2.1, answered in {"error":"<code>","message":...} with
+// status 401 (the HTTP layer's one table, in package relay, lists them).
 const (
-	codeMissing   = "missing_signature"
-	codeMalformed = "malformed_signature"
-	codeTolerance = "timestamp_out_of_tolerance"
-	codeMismatch  = "signature_mismatch"
+	CodeMissing   = "missing_signature"
+	CodeMalformed = "malformed_signature"
+	CodeTolerance = "timestamp_out_of_tolerance"
+	CodeMismatch  = "signature_mismatch"
 )
+
+const msgMalformed = "the X-TagihanAI-Signature header could not be parsed (or has no timestamp)"
+
+// answers maps each error Verify returns (or one wrapping it) to its wire
+// code and the message the ingest endpoint answers with; the first match
+// wins.
+var answers = []struct {
+	err           error
+	code, message string
+}{
+	{ErrMissingSignature, CodeMissing, "the X-TagihanAI-Signature header is missing"},
+	{ErrMalformedHeader, CodeMalformed, msgMalformed},
+	{ErrTooOld, CodeTolerance, "the signature timestamp is older than TAGIHANAI_SIGNATURE_TOLERANCE"},
+	{ErrTooNew, CodeTolerance, "the signature timestamp is further in the future than TAGIHANAI_SIGNATURE_TOLERANCE"},
+	{ErrNoValidSignature, CodeMismatch, "no signature matches any configured secret"},
+}
 
 // Code maps an error returned by Verify (or ParseHeader, or found in a
 // Report) to its wire code: "missing_signature", "malformed_signature",
@@ -51,18 +68,30 @@ const (
 // "signature_mismatch". It returns "" for nil and "malformed_signature" for
 // an error it does not know, so a caller always has a code to answer with.
 func Code(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.Is(err, ErrMissingSignature):
-		return codeMissing
-	case errors.Is(err, ErrMalformedHeader):
-		return codeMalformed
-	case errors.Is(err, ErrTooOld), errors.Is(err, ErrTooNew):
-		return codeTolerance
-	case errors.Is(err, ErrNoValidSignature):
-		return codeMismatch
-	default:
-		return codeMalformed
 	}
+	code, _ := answer(err)
+	return code
+}
+
+// Message is the text answered with Code(err): what was wrong, naming the
+// header or setting involved, never a secret. It returns "" for nil.
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	_, msg := answer(err)
+	return msg
+}
+
+// answer is the row of err, a malformed header for an error it does not
+// know.
+func answer(err error) (code, message string) {
+	for _, a := range answers {
+		if errors.Is(err, a.err) {
+			return a.code, a.message
+		}
+	}
+	return CodeMalformed, msgMalformed
 }
