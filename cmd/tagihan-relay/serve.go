@@ -32,7 +32,7 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
 	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
 	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 var _ relay.Sink = (*Sink)(nil)
