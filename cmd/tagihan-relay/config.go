@@ -4,22 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
-	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
-	"github.com/tagihan-relay/tagihan-relay/sinks/file"
-	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
-	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 )
 
 // Config is the whole service configuration, read from the environment
@@ -54,9 +48,9 @@ type Config struct {
 	TagihanAIAPIBase   string        `env:"TAGIHANAI_API_BASE_URL" envDefault:"https://www.tagihanai.com/api/v1"`
 
 	// Filled by loadConfig.
-	Keys       [][]byte    `env:"-"`
-	SinkConfs  []*SinkConf `env:"-"`
-	SecretFile string      `env:"-"` // zero-config secret path, when used
+	Keys       [][]byte      `env:"-"`
+	SinkConfs  []*sinks.Conf `env:"-"`
+	SecretFile string        `env:"-"` // zero-config secret path, when used
 	// Warnings are settings that are ignored (e.g. SINK_ACC_URL while no
 	// sink "acc" is named in RELAY_SINKS); serve logs them at start.
 	Warnings []string `env:"-"`
@@ -64,37 +58,12 @@ type Config struct {
 	Proxies adminhttp.TrustedProxies `env:"-"`
 }
 
-// SinkCommon are the keys every sink has (SINK_<NAME>_*).
-type SinkCommon struct {
-	Kind          string        `env:"KIND"`
-	Events        []string      `env:"EVENTS"`
-	Timeout       time.Duration `env:"TIMEOUT" envDefault:"30s"`
-	RetrySchedule string        `env:"RETRY_SCHEDULE" envDefault:"5s,30s,2m,10m,30m,1h,2h,4h,8h,8h"`
-	Ordering      string        `env:"ORDERING" envDefault:"subject"`
-	Concurrency   int           `env:"CONCURRENCY" envDefault:"8"`
-	IncludeTests  bool          `env:"INCLUDE_TESTS" envDefault:"false"`
-	OnUnknown     string        `env:"ON_UNKNOWN"`
-}
-
-// SinkConf is one sink's parsed configuration.
-type SinkConf struct {
-	Name     string
-	Prefix   string
-	Common   SinkCommon
-	Schedule []time.Duration
-	HTTP     httpforward.Config
-	File     file.Config
-	AP       accountingplus.Config
-	OP       onlinepajak.Config
-}
-
 // secretVars may also be given as NAME_FILE (a path whose content is the
 // value); sink secrets match by suffix.
 var (
-	secretVars     = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
-	sinkSecretKeys = []string{"_CLIENT_SECRET", "_SIGNATURE_SECRET", "_API_KEY", "_SIGNING_SECRET"}
-	sinkNameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	natsPrefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	secretVars   = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
+	sinkNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	natsPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 // envMap turns getenv plus the names it knows into a map for caarlos0/env,
@@ -145,65 +114,14 @@ func isSecretVar(name string) bool {
 			return true
 		}
 	}
-	if strings.HasPrefix(name, "SINK_") {
-		for _, s := range sinkSecretKeys {
-			if strings.HasSuffix(name, s) {
-				return true
-			}
-		}
-	}
-	return false
+	return strings.HasPrefix(name, "SINK_") && sinks.IsSecretKey(name)
 }
 
 // parseWith parses v (a struct pointer) from m with prefix. A value that
 // does not parse becomes a ConfigError naming the variable (never echoing a
 // secret's value).
 func parseWith(v any, m map[string]string, prefix string) error {
-	err := env.ParseWithOptions(v, env.Options{Environment: m, Prefix: prefix})
-	if err == nil {
-		return nil
-	}
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	names := fieldEnvNames(v)
-	var errs []error
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if key, ok := names[pe.Name]; ok {
-				name := prefix + key
-				errs = append(errs, &relay.ConfigError{Var: name, Value: m[name], Secret: isSecretVar(name), Err: innermost(pe.Err)})
-				continue
-			}
-		}
-		errs = append(errs, e)
-	}
-	return errors.Join(errs...)
-}
-
-// fieldEnvNames maps a struct's field names to their env keys.
-func fieldEnvNames(v any) map[string]string {
-	t := reflect.TypeOf(v).Elem()
-	out := make(map[string]string, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" && tag != "-" {
-			out[f.Name] = tag
-		}
-	}
-	return out
-}
-
-func innermost(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
+	return sinks.ParseWith(v, m, prefix, isSecretVar)
 }
 
 // loadConfig reads and validates the whole configuration. Errors name the
@@ -311,14 +229,14 @@ func loadConfig(m map[string]string) (*Config, error) {
 			continue
 		}
 		seen[name] = true
-		sc, err := loadSinkConf(name, m)
+		sc, err := sinks.Parse(name, "SINK_"+strings.ToUpper(name)+"_", m)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		c.SinkConfs = append(c.SinkConfs, sc)
 	}
-	keyErrs, warnings := checkSinkKeys(m, names)
+	keyErrs, warnings := sinks.CheckEnvKeys(m, names)
 	errs = append(errs, keyErrs...)
 	c.Warnings = warnings
 	if len(errs) > 0 {
@@ -345,84 +263,4 @@ func checkAdminToken(token string) error {
 		return fmt.Errorf("too short: %d characters, at least %d are required (generate one with: openssl rand -hex 32)", n, MinAdminTokenLen)
 	}
 	return nil
-}
-
-func loadSinkConf(name string, m map[string]string) (*SinkConf, error) {
-	prefix := "SINK_" + strings.ToUpper(name) + "_"
-	sc := &SinkConf{Name: name, Prefix: prefix}
-	if err := parseWith(&sc.Common, m, prefix); err != nil {
-		return nil, err
-	}
-	var errs []error
-	bad := func(key, value string, err error) {
-		errs = append(errs, &relay.ConfigError{Var: prefix + key, Value: value, Err: err})
-	}
-	cm := &sc.Common
-	cm.Kind = strings.ToLower(strings.TrimSpace(cm.Kind))
-	createOnce := cm.Kind == "accountingplus" || cm.Kind == "onlinepajak"
-	var err error
-	switch cm.Kind {
-	case "http":
-		err = parseWith(&sc.HTTP, m, prefix)
-	case "file":
-		err = parseWith(&sc.File, m, prefix)
-	case "stdout":
-	case "accountingplus":
-		err = parseWith(&sc.AP, m, prefix)
-	case "onlinepajak":
-		err = parseWith(&sc.OP, m, prefix)
-	case "":
-		return nil, &relay.ConfigError{Var: prefix + "KIND", Err: fmt.Errorf("required for sink %q (http, accountingplus, onlinepajak, file or stdout)", name)}
-	default:
-		return nil, &relay.ConfigError{Var: prefix + "KIND", Value: cm.Kind, Err: errors.New("must be http, accountingplus, onlinepajak, file or stdout")}
-	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if len(cm.Events) == 0 {
-		cm.Events = []string{"*"}
-		if createOnce {
-			cm.Events = []string{"transaction.sent"}
-		}
-	}
-	for i, g := range cm.Events {
-		cm.Events[i] = strings.TrimSpace(g)
-		if !relay.ValidGlob(cm.Events[i]) {
-			bad("EVENTS", strings.Join(cm.Events, ","), fmt.Errorf("%q is not a valid glob", g))
-		}
-	}
-	if cm.Timeout <= 0 {
-		bad("TIMEOUT", m[prefix+"TIMEOUT"], errors.New("must be positive"))
-	}
-	if sc.Schedule, err = relay.ParseSchedule(cm.RetrySchedule); err != nil {
-		bad("RETRY_SCHEDULE", cm.RetrySchedule, err)
-	}
-	cm.Ordering = strings.ToLower(strings.TrimSpace(cm.Ordering))
-	switch cm.Ordering {
-	case "subject":
-	case "none":
-		if createOnce {
-			bad("ORDERING", cm.Ordering, fmt.Errorf("a %s sink needs subject ordering to create each document once", cm.Kind))
-		}
-	default:
-		bad("ORDERING", cm.Ordering, errors.New("must be subject or none"))
-	}
-	if cm.Concurrency < 1 || cm.Concurrency > 1024 {
-		bad("CONCURRENCY", m[prefix+"CONCURRENCY"], errors.New("must be from 1 to 1024"))
-	}
-	cm.OnUnknown = strings.ToLower(strings.TrimSpace(cm.OnUnknown))
-	switch cm.OnUnknown {
-	case "":
-		cm.OnUnknown = "retry"
-		if createOnce {
-			cm.OnUnknown = "review"
-		}
-	case "review", "retry":
-	default:
-		bad("ON_UNKNOWN", cm.OnUnknown, errors.New("must be review or retry"))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return sc, nil
 }

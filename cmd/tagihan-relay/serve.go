@@ -27,14 +27,11 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
-	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
-	"github.com/tagihan-relay/tagihan-relay/sinks/file"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
-	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
-	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
-	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 func cmdServe(env *cliEnv, args []string) error {
@@ -129,45 +126,22 @@ func isLoopback(addr string) bool {
 
 // buildSinks constructs every configured sink.
 func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec, []io.Closer, error) {
-	var tc *tagihanai.Client
+	deps := sinks.Deps{HTTP: hc, Stdout: out}
 	if cfg.TagihanAIAPIKey != "" {
-		tc = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
+		deps.TagihanAI = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
 	}
 	var specs []*relay.SinkSpec
 	var closers []io.Closer
 	var errs []error
 	for _, sc := range cfg.SinkConfs {
-		spec := &relay.SinkSpec{
-			Name: sc.Name, Kind: sc.Common.Kind, Concurrency: sc.Common.Concurrency, Timeout: sc.Common.Timeout,
-			Schedule: sc.Schedule, ReviewUnknown: sc.Common.OnUnknown == "review",
-			Route: relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject"},
-		}
-		var err error
-		switch sc.Common.Kind {
-		case "http":
-			spec.Sink, err = httpforward.New(sc.Prefix, sc.HTTP, httpforward.Deps{HTTP: hc})
-		case "file":
-			var fsink *file.Sink
-			fsink, err = file.New(sc.Prefix, sc.File)
-			if err == nil {
-				spec.Sink = fsink
-				closers = append(closers, fsink)
-			}
-		case "stdout":
-			spec.Sink = stdout.New(out)
-		case "accountingplus":
-			spec.CreateOnce = true
-			spec.Sink, err = accountingplus.New(sc.Prefix, sc.AP, accountingplus.Deps{HTTP: hc, TagihanAI: tc})
-		case "onlinepajak":
-			spec.CreateOnce = true
-			spec.ChecksUnknown = true
-			spec.Sink, err = onlinepajak.New(sc.Prefix, sc.OP, onlinepajak.Deps{HTTP: hc})
-		}
+		spec, closer, err := sc.Build(deps)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		spec.Route.CreateOnce = spec.CreateOnce // a replay to it skips a subject with a document
+		if closer != nil {
+			closers = append(closers, closer)
+		}
 		specs = append(specs, spec)
 	}
 	if len(errs) > 0 {
