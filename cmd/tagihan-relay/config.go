@@ -133,67 +133,95 @@ func loadConfig(m map[string]string) (*Config, error) {
 	if err := parseWith(&c, m, ""); err != nil {
 		return nil, err
 	}
-	var errs []error
-	bad := func(name, value string, err error) {
-		errs = append(errs, &relay.ConfigError{Var: name, Value: value, Secret: isSecretVar(name), Err: err})
+	var p problems
+	c.checkService(m, &p)
+	c.checkBackend(m, &p)
+	c.decodeSecrets(&p)
+	c.loadSinks(m, &p)
+	if len(p) > 0 {
+		return &c, errors.Join(p...)
 	}
+	return &c, nil
+}
+
+// problems collects every configuration problem, so that one start
+// reports all of them.
+type problems []error
+
+// add records a problem with variable name (its value is never echoed when
+// the variable is a secret).
+func (p *problems) add(name, value string, err error) {
+	*p = append(*p, &relay.ConfigError{Var: name, Value: value, Secret: isSecretVar(name), Err: err})
+}
+
+// checkService checks the limits, log level and admin listener settings.
+func (c *Config) checkService(m map[string]string, p *problems) {
 	if c.MaxBodyBytes <= 0 {
-		bad("RELAY_MAX_BODY_BYTES", m["RELAY_MAX_BODY_BYTES"], errors.New("must be positive"))
+		p.add("RELAY_MAX_BODY_BYTES", m["RELAY_MAX_BODY_BYTES"], errors.New("must be positive"))
 	}
 	if c.MaxInflightBytes <= 0 || int64(c.MaxInflightBytes) < c.MaxBodyBytes {
-		bad("RELAY_MAX_INFLIGHT_BYTES", m["RELAY_MAX_INFLIGHT_BYTES"], errors.New("must be at least RELAY_MAX_BODY_BYTES, so one delivery of the largest size fits"))
+		p.add("RELAY_MAX_INFLIGHT_BYTES", m["RELAY_MAX_INFLIGHT_BYTES"], errors.New("must be at least RELAY_MAX_BODY_BYTES, so one delivery of the largest size fits"))
 	}
 	if c.SignatureTolerance <= 0 {
-		bad("TAGIHANAI_SIGNATURE_TOLERANCE", m["TAGIHANAI_SIGNATURE_TOLERANCE"], errors.New("must be positive"))
+		p.add("TAGIHANAI_SIGNATURE_TOLERANCE", m["TAGIHANAI_SIGNATURE_TOLERANCE"], errors.New("must be positive"))
 	}
 	if c.Retention <= 0 {
-		bad("RELAY_RETENTION", m["RELAY_RETENTION"], errors.New("must be positive"))
+		p.add("RELAY_RETENTION", m["RELAY_RETENTION"], errors.New("must be positive"))
 	}
 	if c.RetentionInterval <= 0 {
-		bad("RELAY_RETENTION_INTERVAL", m["RELAY_RETENTION_INTERVAL"], errors.New("must be positive"))
+		p.add("RELAY_RETENTION_INTERVAL", m["RELAY_RETENTION_INTERVAL"], errors.New("must be positive"))
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("RELAY_LOG_LEVEL", c.LogLevel, errors.New("must be debug, info, warn or error"))
+		p.add("RELAY_LOG_LEVEL", c.LogLevel, errors.New("must be debug, info, warn or error"))
 	}
 	if c.AdminToken != "" {
 		if err := checkAdminToken(c.AdminToken); err != nil {
-			bad("RELAY_ADMIN_TOKEN", "", err)
+			p.add("RELAY_ADMIN_TOKEN", "", err)
 		}
 	}
 	if hosts, err := adminhttp.ParseAllowedHosts(c.AdminAllowedHosts); err != nil {
-		bad("RELAY_ADMIN_ALLOWED_HOSTS", "", err)
+		p.add("RELAY_ADMIN_ALLOWED_HOSTS", "", err)
 	} else {
 		c.AdminAllowedHosts = hosts
 	}
 	if proxies, err := adminhttp.ParseTrustedProxies(c.TrustedProxies); err != nil {
-		bad("RELAY_TRUSTED_PROXIES", "", err)
+		p.add("RELAY_TRUSTED_PROXIES", "", err)
 	} else {
 		c.Proxies = proxies
 	}
+}
+
+// checkBackend checks the store backend's settings.
+func (c *Config) checkBackend(m map[string]string, p *problems) {
 	switch c.Backend {
 	case "bbolt":
 	case "nats":
 		if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
-			bad("NATS_STREAM_REPLICAS", m["NATS_STREAM_REPLICAS"], errors.New("must be from 1 to 5"))
+			p.add("NATS_STREAM_REPLICAS", m["NATS_STREAM_REPLICAS"], errors.New("must be from 1 to 5"))
 		}
 		if !natsPrefixRe.MatchString(c.NATSPrefix) {
-			bad("NATS_PREFIX", c.NATSPrefix, errors.New("use letters, digits, _ and -"))
+			p.add("NATS_PREFIX", c.NATSPrefix, errors.New("use letters, digits, _ and -"))
 		}
 		if c.NATSCredsFile != "" {
 			if _, err := os.Stat(c.NATSCredsFile); err != nil {
-				bad("NATS_CREDS_FILE", c.NATSCredsFile, errors.Unwrap(err))
+				p.add("NATS_CREDS_FILE", c.NATSCredsFile, errors.Unwrap(err))
 			}
 		}
 	default:
-		bad("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
+		p.add("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
 	}
+}
+
+// decodeSecrets checks TAGIHANAI_SECRET_ENCODING and decodes the webhook
+// secrets into Keys.
+func (c *Config) decodeSecrets(p *problems) {
 	switch strings.ToLower(c.SecretEncoding) {
 	case "raw", "base64":
 		c.SecretEncoding = strings.ToLower(c.SecretEncoding)
 	default:
-		bad("TAGIHANAI_SECRET_ENCODING", c.SecretEncoding, errors.New("must be raw or base64"))
+		p.add("TAGIHANAI_SECRET_ENCODING", c.SecretEncoding, errors.New("must be raw or base64"))
 	}
 	for i, s := range c.Secrets {
 		s = strings.TrimSpace(s)
@@ -202,11 +230,16 @@ func loadConfig(m map[string]string) (*Config, error) {
 		}
 		k, err := signature.DecodeSecret(s, c.SecretEncoding)
 		if err != nil {
-			bad("TAGIHANAI_WEBHOOK_SECRETS", "", fmt.Errorf("secret %d: %w", i+1, err))
+			p.add("TAGIHANAI_WEBHOOK_SECRETS", "", fmt.Errorf("secret %d: %w", i+1, err))
 			continue
 		}
 		c.Keys = append(c.Keys, k)
 	}
+}
+
+// loadSinks parses every sink named in RELAY_SINKS (stdout when none is)
+// and checks every SINK_* variable against the kinds' keys.
+func (c *Config) loadSinks(m map[string]string, p *problems) {
 	names := c.Sinks
 	if len(names) == 0 {
 		names = []string{"stdout"}
@@ -221,28 +254,24 @@ func loadConfig(m map[string]string) (*Config, error) {
 			continue
 		}
 		if !sinkNameRe.MatchString(name) {
-			bad("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: use lower-case letters, digits and _ (starting with a letter)", name))
+			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: use lower-case letters, digits and _ (starting with a letter)", name))
 			continue
 		}
 		if seen[name] {
-			bad("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink %q named twice", name))
+			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink %q named twice", name))
 			continue
 		}
 		seen[name] = true
 		sc, err := sinks.Parse(name, "SINK_"+strings.ToUpper(name)+"_", m)
 		if err != nil {
-			errs = append(errs, err)
+			*p = append(*p, err)
 			continue
 		}
 		c.SinkConfs = append(c.SinkConfs, sc)
 	}
 	keyErrs, warnings := sinks.CheckEnvKeys(m, names)
-	errs = append(errs, keyErrs...)
+	*p = append(*p, keyErrs...)
 	c.Warnings = warnings
-	if len(errs) > 0 {
-		return &c, errors.Join(errs...)
-	}
-	return &c, nil
 }
 
 // MinAdminTokenLen is the shortest RELAY_ADMIN_TOKEN start-up accepts.
