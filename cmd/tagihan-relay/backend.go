@@ -53,8 +53,7 @@ func (e *cliEnv) openBackend(write bool) (backend, error) {
 		var routes []relay.Route
 		if cfg, err := loadConfig(m); err == nil {
 			for _, sc := range cfg.SinkConfs {
-				routes = append(routes, relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject",
-					CreateOnce: sc.Common.Kind == "accountingplus" || sc.Common.Kind == "onlinepajak"})
+				routes = append(routes, sc.Route())
 			}
 		} else if write {
 			st.Close()

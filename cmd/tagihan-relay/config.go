@@ -4,22 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
-	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
-	"github.com/tagihan-relay/tagihan-relay/sinks/file"
-	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
-	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 )
 
 // Config is the whole service configuration, read from the environment
@@ -54,9 +48,9 @@ type Config struct {
 	TagihanAIAPIBase   string        `env:"TAGIHANAI_API_BASE_URL" envDefault:"https://www.tagihanai.com/api/v1"`
 
 	// Filled by loadConfig.
-	Keys       [][]byte    `env:"-"`
-	SinkConfs  []*SinkConf `env:"-"`
-	SecretFile string      `env:"-"` // zero-config secret path, when used
+	Keys       [][]byte      `env:"-"`
+	SinkConfs  []*sinks.Conf `env:"-"`
+	SecretFile string        `env:"-"` // zero-config secret path, when used
 	// Warnings are settings that are ignored (e.g. SINK_ACC_URL while no
 	// sink "acc" is named in RELAY_SINKS); serve logs them at start.
 	Warnings []string `env:"-"`
@@ -64,37 +58,12 @@ type Config struct {
 	Proxies adminhttp.TrustedProxies `env:"-"`
 }
 
-// SinkCommon are the keys every sink has (SINK_<NAME>_*).
-type SinkCommon struct {
-	Kind          string        `env:"KIND"`
-	Events        []string      `env:"EVENTS"`
-	Timeout       time.Duration `env:"TIMEOUT" envDefault:"30s"`
-	RetrySchedule string        `env:"RETRY_SCHEDULE" envDefault:"5s,30s,2m,10m,30m,1h,2h,4h,8h,8h"`
-	Ordering      string        `env:"ORDERING" envDefault:"subject"`
-	Concurrency   int           `env:"CONCURRENCY" envDefault:"8"`
-	IncludeTests  bool          `env:"INCLUDE_TESTS" envDefault:"false"`
-	OnUnknown     string        `env:"ON_UNKNOWN"`
-}
-
-// SinkConf is one sink's parsed configuration.
-type SinkConf struct {
-	Name     string
-	Prefix   string
-	Common   SinkCommon
-	Schedule []time.Duration
-	HTTP     httpforward.Config
-	File     file.Config
-	AP       accountingplus.Config
-	OP       onlinepajak.Config
-}
-
 // secretVars may also be given as NAME_FILE (a path whose content is the
 // value); sink secrets match by suffix.
 var (
-	secretVars     = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
-	sinkSecretKeys = []string{"_CLIENT_SECRET", "_SIGNATURE_SECRET", "_API_KEY", "_SIGNING_SECRET"}
-	sinkNameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	natsPrefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	secretVars   = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
+	sinkNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	natsPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 // envMap turns getenv plus the names it knows into a map for caarlos0/env,
@@ -145,65 +114,14 @@ func isSecretVar(name string) bool {
 			return true
 		}
 	}
-	if strings.HasPrefix(name, "SINK_") {
-		for _, s := range sinkSecretKeys {
-			if strings.HasSuffix(name, s) {
-				return true
-			}
-		}
-	}
-	return false
+	return strings.HasPrefix(name, "SINK_") && sinks.IsSecretKey(name)
 }
 
 // parseWith parses v (a struct pointer) from m with prefix. A value that
 // does not parse becomes a ConfigError naming the variable (never echoing a
 // secret's value).
 func parseWith(v any, m map[string]string, prefix string) error {
-	err := env.ParseWithOptions(v, env.Options{Environment: m, Prefix: prefix})
-	if err == nil {
-		return nil
-	}
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	names := fieldEnvNames(v)
-	var errs []error
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if key, ok := names[pe.Name]; ok {
-				name := prefix + key
-				errs = append(errs, &relay.ConfigError{Var: name, Value: m[name], Secret: isSecretVar(name), Err: innermost(pe.Err)})
-				continue
-			}
-		}
-		errs = append(errs, e)
-	}
-	return errors.Join(errs...)
-}
-
-// fieldEnvNames maps a struct's field names to their env keys.
-func fieldEnvNames(v any) map[string]string {
-	t := reflect.TypeOf(v).Elem()
-	out := make(map[string]string, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" && tag != "-" {
-			out[f.Name] = tag
-		}
-	}
-	return out
-}
-
-func innermost(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
+	return sinks.ParseWith(v, m, prefix, isSecretVar)
 }
 
 // loadConfig reads and validates the whole configuration. Errors name the
@@ -215,67 +133,95 @@ func loadConfig(m map[string]string) (*Config, error) {
 	if err := parseWith(&c, m, ""); err != nil {
 		return nil, err
 	}
-	var errs []error
-	bad := func(name, value string, err error) {
-		errs = append(errs, &relay.ConfigError{Var: name, Value: value, Secret: isSecretVar(name), Err: err})
+	var p problems
+	c.checkService(m, &p)
+	c.checkBackend(m, &p)
+	c.decodeSecrets(&p)
+	c.loadSinks(m, &p)
+	if len(p) > 0 {
+		return &c, errors.Join(p...)
 	}
+	return &c, nil
+}
+
+// problems collects every configuration problem, so that one start
+// reports all of them.
+type problems []error
+
+// add records a problem with variable name (its value is never echoed when
+// the variable is a secret).
+func (p *problems) add(name, value string, err error) {
+	*p = append(*p, &relay.ConfigError{Var: name, Value: value, Secret: isSecretVar(name), Err: err})
+}
+
+// checkService checks the limits, log level and admin listener settings.
+func (c *Config) checkService(m map[string]string, p *problems) {
 	if c.MaxBodyBytes <= 0 {
-		bad("RELAY_MAX_BODY_BYTES", m["RELAY_MAX_BODY_BYTES"], errors.New("must be positive"))
+		p.add("RELAY_MAX_BODY_BYTES", m["RELAY_MAX_BODY_BYTES"], errors.New("must be positive"))
 	}
 	if c.MaxInflightBytes <= 0 || int64(c.MaxInflightBytes) < c.MaxBodyBytes {
-		bad("RELAY_MAX_INFLIGHT_BYTES", m["RELAY_MAX_INFLIGHT_BYTES"], errors.New("must be at least RELAY_MAX_BODY_BYTES, so one delivery of the largest size fits"))
+		p.add("RELAY_MAX_INFLIGHT_BYTES", m["RELAY_MAX_INFLIGHT_BYTES"], errors.New("must be at least RELAY_MAX_BODY_BYTES, so one delivery of the largest size fits"))
 	}
 	if c.SignatureTolerance <= 0 {
-		bad("TAGIHANAI_SIGNATURE_TOLERANCE", m["TAGIHANAI_SIGNATURE_TOLERANCE"], errors.New("must be positive"))
+		p.add("TAGIHANAI_SIGNATURE_TOLERANCE", m["TAGIHANAI_SIGNATURE_TOLERANCE"], errors.New("must be positive"))
 	}
 	if c.Retention <= 0 {
-		bad("RELAY_RETENTION", m["RELAY_RETENTION"], errors.New("must be positive"))
+		p.add("RELAY_RETENTION", m["RELAY_RETENTION"], errors.New("must be positive"))
 	}
 	if c.RetentionInterval <= 0 {
-		bad("RELAY_RETENTION_INTERVAL", m["RELAY_RETENTION_INTERVAL"], errors.New("must be positive"))
+		p.add("RELAY_RETENTION_INTERVAL", m["RELAY_RETENTION_INTERVAL"], errors.New("must be positive"))
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("RELAY_LOG_LEVEL", c.LogLevel, errors.New("must be debug, info, warn or error"))
+		p.add("RELAY_LOG_LEVEL", c.LogLevel, errors.New("must be debug, info, warn or error"))
 	}
 	if c.AdminToken != "" {
 		if err := checkAdminToken(c.AdminToken); err != nil {
-			bad("RELAY_ADMIN_TOKEN", "", err)
+			p.add("RELAY_ADMIN_TOKEN", "", err)
 		}
 	}
 	if hosts, err := adminhttp.ParseAllowedHosts(c.AdminAllowedHosts); err != nil {
-		bad("RELAY_ADMIN_ALLOWED_HOSTS", "", err)
+		p.add("RELAY_ADMIN_ALLOWED_HOSTS", "", err)
 	} else {
 		c.AdminAllowedHosts = hosts
 	}
 	if proxies, err := adminhttp.ParseTrustedProxies(c.TrustedProxies); err != nil {
-		bad("RELAY_TRUSTED_PROXIES", "", err)
+		p.add("RELAY_TRUSTED_PROXIES", "", err)
 	} else {
 		c.Proxies = proxies
 	}
+}
+
+// checkBackend checks the store backend's settings.
+func (c *Config) checkBackend(m map[string]string, p *problems) {
 	switch c.Backend {
 	case "bbolt":
 	case "nats":
 		if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
-			bad("NATS_STREAM_REPLICAS", m["NATS_STREAM_REPLICAS"], errors.New("must be from 1 to 5"))
+			p.add("NATS_STREAM_REPLICAS", m["NATS_STREAM_REPLICAS"], errors.New("must be from 1 to 5"))
 		}
 		if !natsPrefixRe.MatchString(c.NATSPrefix) {
-			bad("NATS_PREFIX", c.NATSPrefix, errors.New("use letters, digits, _ and -"))
+			p.add("NATS_PREFIX", c.NATSPrefix, errors.New("use letters, digits, _ and -"))
 		}
 		if c.NATSCredsFile != "" {
 			if _, err := os.Stat(c.NATSCredsFile); err != nil {
-				bad("NATS_CREDS_FILE", c.NATSCredsFile, errors.Unwrap(err))
+				p.add("NATS_CREDS_FILE", c.NATSCredsFile, errors.Unwrap(err))
 			}
 		}
 	default:
-		bad("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
+		p.add("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
 	}
+}
+
+// decodeSecrets checks TAGIHANAI_SECRET_ENCODING and decodes the webhook
+// secrets into Keys.
+func (c *Config) decodeSecrets(p *problems) {
 	switch strings.ToLower(c.SecretEncoding) {
 	case "raw", "base64":
 		c.SecretEncoding = strings.ToLower(c.SecretEncoding)
 	default:
-		bad("TAGIHANAI_SECRET_ENCODING", c.SecretEncoding, errors.New("must be raw or base64"))
+		p.add("TAGIHANAI_SECRET_ENCODING", c.SecretEncoding, errors.New("must be raw or base64"))
 	}
 	for i, s := range c.Secrets {
 		s = strings.TrimSpace(s)
@@ -284,11 +230,16 @@ func loadConfig(m map[string]string) (*Config, error) {
 		}
 		k, err := signature.DecodeSecret(s, c.SecretEncoding)
 		if err != nil {
-			bad("TAGIHANAI_WEBHOOK_SECRETS", "", fmt.Errorf("secret %d: %w", i+1, err))
+			p.add("TAGIHANAI_WEBHOOK_SECRETS", "", fmt.Errorf("secret %d: %w", i+1, err))
 			continue
 		}
 		c.Keys = append(c.Keys, k)
 	}
+}
+
+// loadSinks parses every sink named in RELAY_SINKS (stdout when none is)
+// and checks every SINK_* variable against the kinds' keys.
+func (c *Config) loadSinks(m map[string]string, p *problems) {
 	names := c.Sinks
 	if len(names) == 0 {
 		names = []string{"stdout"}
@@ -303,28 +254,24 @@ func loadConfig(m map[string]string) (*Config, error) {
 			continue
 		}
 		if !sinkNameRe.MatchString(name) {
-			bad("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: use lower-case letters, digits and _ (starting with a letter)", name))
+			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: use lower-case letters, digits and _ (starting with a letter)", name))
 			continue
 		}
 		if seen[name] {
-			bad("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink %q named twice", name))
+			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink %q named twice", name))
 			continue
 		}
 		seen[name] = true
-		sc, err := loadSinkConf(name, m)
+		sc, err := sinks.Parse(name, "SINK_"+strings.ToUpper(name)+"_", m)
 		if err != nil {
-			errs = append(errs, err)
+			*p = append(*p, err)
 			continue
 		}
 		c.SinkConfs = append(c.SinkConfs, sc)
 	}
-	keyErrs, warnings := checkSinkKeys(m, names)
-	errs = append(errs, keyErrs...)
+	keyErrs, warnings := sinks.CheckEnvKeys(m, names)
+	*p = append(*p, keyErrs...)
 	c.Warnings = warnings
-	if len(errs) > 0 {
-		return &c, errors.Join(errs...)
-	}
-	return &c, nil
 }
 
 // MinAdminTokenLen is the shortest RELAY_ADMIN_TOKEN start-up accepts.
@@ -345,84 +292,4 @@ func checkAdminToken(token string) error {
 		return fmt.Errorf("too short: %d characters, at least %d are required (generate one with: openssl rand -hex 32)", n, MinAdminTokenLen)
 	}
 	return nil
-}
-
-func loadSinkConf(name string, m map[string]string) (*SinkConf, error) {
-	prefix := "SINK_" + strings.ToUpper(name) + "_"
-	sc := &SinkConf{Name: name, Prefix: prefix}
-	if err := parseWith(&sc.Common, m, prefix); err != nil {
-		return nil, err
-	}
-	var errs []error
-	bad := func(key, value string, err error) {
-		errs = append(errs, &relay.ConfigError{Var: prefix + key, Value: value, Err: err})
-	}
-	cm := &sc.Common
-	cm.Kind = strings.ToLower(strings.TrimSpace(cm.Kind))
-	createOnce := cm.Kind == "accountingplus" || cm.Kind == "onlinepajak"
-	var err error
-	switch cm.Kind {
-	case "http":
-		err = parseWith(&sc.HTTP, m, prefix)
-	case "file":
-		err = parseWith(&sc.File, m, prefix)
-	case "stdout":
-	case "accountingplus":
-		err = parseWith(&sc.AP, m, prefix)
-	case "onlinepajak":
-		err = parseWith(&sc.OP, m, prefix)
-	case "":
-		return nil, &relay.ConfigError{Var: prefix + "KIND", Err: fmt.Errorf("required for sink %q (http, accountingplus, onlinepajak, file or stdout)", name)}
-	default:
-		return nil, &relay.ConfigError{Var: prefix + "KIND", Value: cm.Kind, Err: errors.New("must be http, accountingplus, onlinepajak, file or stdout")}
-	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if len(cm.Events) == 0 {
-		cm.Events = []string{"*"}
-		if createOnce {
-			cm.Events = []string{"transaction.sent"}
-		}
-	}
-	for i, g := range cm.Events {
-		cm.Events[i] = strings.TrimSpace(g)
-		if !relay.ValidGlob(cm.Events[i]) {
-			bad("EVENTS", strings.Join(cm.Events, ","), fmt.Errorf("%q is not a valid glob", g))
-		}
-	}
-	if cm.Timeout <= 0 {
-		bad("TIMEOUT", m[prefix+"TIMEOUT"], errors.New("must be positive"))
-	}
-	if sc.Schedule, err = relay.ParseSchedule(cm.RetrySchedule); err != nil {
-		bad("RETRY_SCHEDULE", cm.RetrySchedule, err)
-	}
-	cm.Ordering = strings.ToLower(strings.TrimSpace(cm.Ordering))
-	switch cm.Ordering {
-	case "subject":
-	case "none":
-		if createOnce {
-			bad("ORDERING", cm.Ordering, fmt.Errorf("a %s sink needs subject ordering to create each document once", cm.Kind))
-		}
-	default:
-		bad("ORDERING", cm.Ordering, errors.New("must be subject or none"))
-	}
-	if cm.Concurrency < 1 || cm.Concurrency > 1024 {
-		bad("CONCURRENCY", m[prefix+"CONCURRENCY"], errors.New("must be from 1 to 1024"))
-	}
-	cm.OnUnknown = strings.ToLower(strings.TrimSpace(cm.OnUnknown))
-	switch cm.OnUnknown {
-	case "":
-		cm.OnUnknown = "retry"
-		if createOnce {
-			cm.OnUnknown = "review"
-		}
-	case "review", "retry":
-	default:
-		bad("ON_UNKNOWN", cm.OnUnknown, errors.New("must be review or retry"))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return sc, nil
 }

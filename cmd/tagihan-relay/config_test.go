@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/joho/godotenv"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 )
 
 func TestLoadConfig_Defaults(t *testing.T) {
@@ -150,7 +150,7 @@ func TestDocs_EveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range fieldEnvNames(&Config{}) {
+	for _, name := range sinks.FieldEnvNames(&Config{}) {
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("README.md does not document %s", name)
 		}
@@ -158,20 +158,18 @@ func TestDocs_EveryVariable(t *testing.T) {
 			t.Errorf("config.example.env does not list %s", name)
 		}
 	}
-	var sc SinkConf
-	v := reflect.ValueOf(&sc).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Field(i)
-		if f.Kind() != reflect.Struct {
-			continue
+	keys := sinks.FieldEnvNames(&sinks.Common{})
+	for _, k := range sinks.Kinds {
+		for _, key := range k.OwnKeys() {
+			keys[k.Name+"."+key] = key
 		}
-		for _, key := range fieldEnvNames(f.Addr().Interface()) {
-			if !strings.Contains(string(readme), "`"+key+"`") && !strings.Contains(string(readme), "`"+key+"`,") && !strings.Contains(string(readme), key) {
-				t.Errorf("README.md does not document sink key %s", key)
-			}
-			if !strings.Contains(string(example), "_"+key) {
-				t.Errorf("config.example.env does not show sink key %s", key)
-			}
+	}
+	for _, key := range keys {
+		if !strings.Contains(string(readme), "`"+key+"`") && !strings.Contains(string(readme), "`"+key+"`,") && !strings.Contains(string(readme), key) {
+			t.Errorf("README.md does not document sink key %s", key)
+		}
+		if !strings.Contains(string(example), "_"+key) {
+			t.Errorf("config.example.env does not show sink key %s", key)
 		}
 	}
 }

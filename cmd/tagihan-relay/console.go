@@ -18,8 +18,7 @@ import (
 func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, recent *console.Recent, failures *adminhttp.AuthFailures, log *slog.Logger) (func(*echo.Echo), error) {
 	sinks := make([]console.Sink, len(cfg.SinkConfs))
 	for i, sc := range cfg.SinkConfs {
-		kind := sc.Common.Kind
-		sinks[i] = console.Sink{Name: sc.Name, Kind: kind, CreateOnce: kind == "accountingplus" || kind == "onlinepajak"}
+		sinks[i] = console.Sink{Name: sc.Name, Kind: sc.Kind.Name, Label: sc.Kind.Label, CreateOnce: sc.Kind.CreateOnce}
 	}
 	c, err := console.New(console.Config{
 		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Recent: recent, Gatherer: g, Log: log, AuthFailures: failures,

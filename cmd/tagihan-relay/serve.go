@@ -27,14 +27,11 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
-	"github.com/tagihan-relay/tagihan-relay/sinks/accountingplus"
-	"github.com/tagihan-relay/tagihan-relay/sinks/file"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
-	"github.com/tagihan-relay/tagihan-relay/sinks/onlinepajak"
-	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 func cmdServe(env *cliEnv, args []string) error {
@@ -129,45 +126,22 @@ func isLoopback(addr string) bool {
 
 // buildSinks constructs every configured sink.
 func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec, []io.Closer, error) {
-	var tc *tagihanai.Client
+	deps := sinks.Deps{HTTP: hc, Stdout: out}
 	if cfg.TagihanAIAPIKey != "" {
-		tc = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
+		deps.TagihanAI = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
 	}
 	var specs []*relay.SinkSpec
 	var closers []io.Closer
 	var errs []error
 	for _, sc := range cfg.SinkConfs {
-		spec := &relay.SinkSpec{
-			Name: sc.Name, Kind: sc.Common.Kind, Concurrency: sc.Common.Concurrency, Timeout: sc.Common.Timeout,
-			Schedule: sc.Schedule, ReviewUnknown: sc.Common.OnUnknown == "review",
-			Route: relay.Route{Sink: sc.Name, Events: sc.Common.Events, IncludeTests: sc.Common.IncludeTests, OrderBySubject: sc.Common.Ordering == "subject"},
-		}
-		var err error
-		switch sc.Common.Kind {
-		case "http":
-			spec.Sink, err = httpforward.New(sc.Prefix, sc.HTTP, httpforward.Deps{HTTP: hc})
-		case "file":
-			var fsink *file.Sink
-			fsink, err = file.New(sc.Prefix, sc.File)
-			if err == nil {
-				spec.Sink = fsink
-				closers = append(closers, fsink)
-			}
-		case "stdout":
-			spec.Sink = stdout.New(out)
-		case "accountingplus":
-			spec.CreateOnce = true
-			spec.Sink, err = accountingplus.New(sc.Prefix, sc.AP, accountingplus.Deps{HTTP: hc, TagihanAI: tc})
-		case "onlinepajak":
-			spec.CreateOnce = true
-			spec.ChecksUnknown = true
-			spec.Sink, err = onlinepajak.New(sc.Prefix, sc.OP, onlinepajak.Deps{HTTP: hc})
-		}
+		spec, closer, err := sc.Build(deps)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		spec.Route.CreateOnce = spec.CreateOnce // a replay to it skips a subject with a document
+		if closer != nil {
+			closers = append(closers, closer)
+		}
 		specs = append(specs, spec)
 	}
 	if len(errs) > 0 {
@@ -251,88 +225,124 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: " + w)
 	}
-	keys := cfg.Keys
-	if len(keys) == 0 {
-		secret, created, err := ensureSecret(cfg.DataDir)
-		if err != nil {
-			return fmt.Errorf("zero-config secret: %w", err)
-		}
-		k, err := signature.DecodeSecret(secret, cfg.SecretEncoding)
-		if err != nil {
-			return &relay.ConfigError{Var: "TAGIHANAI_SECRET_ENCODING", Value: cfg.SecretEncoding, Err: fmt.Errorf("the secret in %s: %w", secretFile(cfg.DataDir), err)}
-		}
-		keys = [][]byte{k}
-		log.Warn("no TAGIHANAI_WEBHOOK_SECRETS configured: using the development secret file (set TAGIHANAI_WEBHOOK_SECRETS in production)",
-			"path", secretFile(cfg.DataDir), "created", created)
+	keys, err := webhookKeys(cfg, log)
+	if err != nil {
+		return err
 	}
+	svc, err := newService(ctx, cfg, specs, keys, log)
+	if err != nil {
+		return err
+	}
+	defer svc.st.Close()
+	return svc.run(ctx, cfg, log)
+}
 
+// webhookKeys returns the decoded webhook secrets, or with none configured
+// the development secret file's (created on first use).
+func webhookKeys(cfg *Config, log *slog.Logger) ([][]byte, error) {
+	if len(cfg.Keys) > 0 {
+		return cfg.Keys, nil
+	}
+	secret, created, err := ensureSecret(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("zero-config secret: %w", err)
+	}
+	k, err := signature.DecodeSecret(secret, cfg.SecretEncoding)
+	if err != nil {
+		return nil, &relay.ConfigError{Var: "TAGIHANAI_SECRET_ENCODING", Value: cfg.SecretEncoding, Err: fmt.Errorf("the secret in %s: %w", secretFile(cfg.DataDir), err)}
+	}
+	log.Warn("no TAGIHANAI_WEBHOOK_SECRETS configured: using the development secret file (set TAGIHANAI_WEBHOOK_SECRETS in production)",
+		"path", secretFile(cfg.DataDir), "created", created)
+	return [][]byte{k}, nil
+}
+
+// service is the running relay: the store, the dispatcher, retention and
+// the two listeners.
+type service struct {
+	st                relay.Store
+	where             string
+	specs             []*relay.SinkSpec
+	disp              *relay.Dispatcher
+	retention         *relay.Retention
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+	up                *atomic.Bool
+}
+
+// newService opens the store and wires the domain to it and to the
+// listeners, which it opens but does not serve yet.
+func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys [][]byte, log *slog.Logger) (*service, error) {
 	reg := prometheus.NewRegistry()
 	var st relay.Store
 	m := metrics.New(reg, func(ctx context.Context) (relay.Stats, error) { return st.Stats(ctx, time.Now()) })
 	st, where, storeReady, err := openStore(ctx, cfg, m, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-
+	svc := &service{st: st, where: where, specs: specs, up: new(atomic.Bool)}
 	routes := make([]relay.Route, len(specs))
 	for i, s := range specs {
 		routes[i] = s.Route
 	}
 	recent := console.NewRecent()
-	disp := relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: func(sink string, r relay.Result, d time.Duration) {
+	svc.disp = relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: func(sink string, r relay.Result, d time.Duration) {
 		m.ObserveDelivery(sink, r, d)
 		recent.Observe(sink, r, d)
 	}})
 	if ns, ok := st.(*natsstore.Store); ok {
 		// Work another replica ingested or redrove wakes this one too.
-		ns.SetNotify(disp.Notify)
+		ns.SetNotify(svc.disp.Notify)
 	}
-	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: disp.Notify}
-	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: disp.Notify}
+	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: svc.disp.Notify}
+	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify}
+	svc.retention = &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
+		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
 
 	// One count and one log limit for wrong bearer tokens and console logins.
 	authFailures := adminhttp.NewAuthFailures(m.AuthFailures, log, time.Now)
 	mount, err := mountConsole(ops, cfg, reg, recent, authFailures, log)
 	if err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
-
-	var up atomic.Bool
-	ready := func() bool { return up.Load() && storeReady() }
-	publicLn, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return &relay.ConfigError{Var: "RELAY_LISTEN_ADDR", Value: cfg.ListenAddr, Err: err}
+	ready := func() bool { return svc.up.Load() && storeReady() }
+	if svc.publicLn, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		st.Close()
+		return nil, &relay.ConfigError{Var: "RELAY_LISTEN_ADDR", Value: cfg.ListenAddr, Err: err}
 	}
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		publicLn.Close()
-		return &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr, Err: err}
+	if svc.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		svc.publicLn.Close()
+		st.Close()
+		return nil, &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr, Err: err}
 	}
-	public := httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
+	svc.public = httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
 		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Metrics: m, Log: log,
 		MaxBody: cfg.MaxBodyBytes, MaxInflight: int64(cfg.MaxInflightBytes), Now: time.Now,
 	}, ready), log)
-	admin := httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
+	svc.admin = httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
 		Ops: ops, Token: cfg.AdminToken, Gatherer: reg, Log: log, Ready: ready,
 		Mount: mount, AllowedHosts: cfg.AdminAllowedHosts, TrustedProxies: cfg.Proxies, AuthFailures: authFailures,
 	}), log)
+	return svc, nil
+}
 
-	if err := disp.Start(ctx); err != nil {
-		publicLn.Close()
-		adminLn.Close()
+// run starts delivering and serving, waits for ctx or a listener failure,
+// then shuts down in order: ingest first (its commits finish), then the
+// dispatcher (in-flight attempts are recorded), then the admin listener.
+func (svc *service) run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	if err := svc.disp.Start(ctx); err != nil {
+		svc.publicLn.Close()
+		svc.adminLn.Close()
 		return err
 	}
-	retention := &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
-		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
-	retention.Start(ctx)
+	svc.retention.Start(ctx)
 
 	serveErr := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
-	}{{public, publicLn}, {admin, adminLn}} {
+	}{{svc.public, svc.publicLn}, {svc.admin, svc.adminLn}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -341,13 +351,13 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 			}
 		}()
 	}
-	up.Store(true)
-	sinkNames := make([]string, len(specs))
-	for i, s := range specs {
+	svc.up.Store(true)
+	sinkNames := make([]string, len(svc.specs))
+	for i, s := range svc.specs {
 		sinkNames[i] = s.Name + ":" + s.Kind
 	}
-	log.Info("listening", "public", publicLn.Addr().String(), "admin", adminLn.Addr().String(),
-		"store", where, "sinks", strings.Join(sinkNames, ","), "version", version)
+	log.Info("listening", "public", svc.publicLn.Addr().String(), "admin", svc.adminLn.Addr().String(),
+		"store", svc.where, "sinks", strings.Join(sinkNames, ","), "version", version)
 
 	var runErr error
 	select {
@@ -356,15 +366,15 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	case runErr = <-serveErr:
 		log.Error("listener failed; shutting down", "error", runErr)
 	}
-	up.Store(false)
+	svc.up.Store(false)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	_ = public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)
-	retention.Stop()
-	disp.Stop() // finishes and records in-flight sink attempts
-	_ = admin.Shutdown(shutdownCtx)
+	_ = svc.public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)
+	svc.retention.Stop()
+	svc.disp.Stop() // finishes and records in-flight sink attempts
+	_ = svc.admin.Shutdown(shutdownCtx)
 	wg.Wait()
-	if err := st.Close(); err != nil && runErr == nil {
+	if err := svc.st.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	log.Info("stopped")

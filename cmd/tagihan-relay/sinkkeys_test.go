@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/sinks"
 )
 
 func TestCheckSinkKeys(t *testing.T) {
@@ -32,7 +33,7 @@ func TestCheckSinkKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs, warns := checkSinkKeys(tt.env, strings.Split(tt.env["RELAY_SINKS"], ","))
+			errs, warns := sinks.CheckEnvKeys(tt.env, strings.Split(tt.env["RELAY_SINKS"], ","))
 			if len(errs) != len(tt.wantErrs) {
 				t.Fatalf("errors %v, want %d", errs, len(tt.wantErrs))
 			}

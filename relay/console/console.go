@@ -17,6 +17,9 @@ import (
 type Sink struct {
 	Name string
 	Kind string // http, accountingplus, onlinepajak, file, stdout
+	// Label is how people call the kind ("AccountingPlus"), "" for the
+	// generic kinds (the pages then use the sink's name).
+	Label string
 	// CreateOnce marks a sink that creates one document per subject
 	// (AccountingPlus, OnlinePajak): the pages lead with its document number.
 	CreateOnce bool

@@ -64,13 +64,10 @@ type resolveForm struct {
 	Return     string
 }
 
-// kindLabel names a sink kind for people.
+// kindLabel names a sink for people: its kind's label, else its name.
 func kindLabel(s Sink) string {
-	switch s.Kind {
-	case "accountingplus":
-		return "AccountingPlus"
-	case "onlinepajak":
-		return "OnlinePajak"
+	if s.Label != "" {
+		return s.Label
 	}
 	return s.Name
 }

@@ -100,7 +100,7 @@ func (f *fixture) newConsole(token string, g prometheus.Gatherer) *Console {
 	f.tb.Helper()
 	con, err := New(Config{
 		Ops: f.ops, Token: token, Recent: f.recent, Gatherer: g, Now: f.clock.Now,
-		Sinks: []Sink{{Name: "erp", Kind: "http"}, {Name: "ap", Kind: "accountingplus", CreateOnce: true}},
+		Sinks: []Sink{{Name: "erp", Kind: "http"}, {Name: "ap", Kind: "accountingplus", Label: "AccountingPlus", CreateOnce: true}},
 	})
 	if err != nil {
 		f.tb.Fatal(err)

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -83,30 +80,4 @@ func oneLine(s string) string {
 		return string([]rune(s)[:200]) + "…"
 	}
 	return s
-}
-
-// retryable reports whether an HTTP status is worth retrying on the schedule.
-func retryable(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooEarly ||
-		code == http.StatusTooManyRequests || code >= 500
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date
-// (relative to now). ok is false when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 // invoicePath is the path of the create endpoint, also the `path=` of the
@@ -171,8 +173,8 @@ func (s *oauthSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	ans := readAnswer(raw)
 	switch {
 	case code >= 200 && code < 300:
-	case retryable(code):
-		ra, _ := parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	case relay.RetryableStatus(code):
+		ra := relay.RetryAfter(resp.Header, s.now())
 		return "", 0, &authError{status: code, retryAfter: ra, temporary: true, err: fmt.Errorf("HTTP %d%s", code, ans.describe())}
 	default:
 		return "", 0, &authError{status: code, err: fmt.Errorf("HTTP %d%s", code, ans.describe())}

@@ -85,27 +85,3 @@ func TestTokenFrom(t *testing.T) {
 		}
 	}
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"120", 2 * time.Minute, true},
-		{"-5", 0, false},
-		{"1.5", 0, false},
-		{"Mon, 23 Nov 2026 10:01:30 GMT", 90 * time.Second, true},
-		{"Mon, 23 Nov 2026 09:00:00 GMT", 0, true},
-		{"999999999999", 24 * time.Hour, true},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
-		}
-	}
-}

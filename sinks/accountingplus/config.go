@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 // Defaults of the configuration.
@@ -73,16 +73,72 @@ type Deps struct {
 // echoed); several are joined with errors.Join. ITEM_MAP is read here, once.
 // prefix is the caller's, e.g. "SINK_ERP_".
 func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
+	c, err := cfg.check(prefix)
+	if err != nil {
+		return nil, err
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	// A copy of the shared client that never follows redirects: a POST
+	// redirected would turn into a GET, and a redirect is not success.
+	hc := &http.Client{}
+	if deps.HTTP != nil {
+		shared := *deps.HTTP
+		hc = &shared
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	var tokens tokenSource
+	switch c.auth {
+	case AuthJWT:
+		tokens = &jwtSource{clientID: cfg.ClientID, secret: []byte(cfg.ClientSecret), ttl: c.ttl, now: now}
+	case AuthOAuth:
+		tokens = &oauthSource{
+			url: c.base + tokenPath, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
+			defaultTTL: c.ttl, hc: hc, now: now, fetching: make(chan struct{}, 1),
+		}
+	}
+	return &Sink{
+		endpoint:        c.base + invoicePath,
+		email:           cfg.Email,
+		tenantID:        cfg.TenantID,
+		signatureSecret: cfg.SignatureSecret,
+		aData:           aData(c.adata, cfg.Email, cfg.TenantID),
+		tokens:          tokens,
+		hc:              hc,
+		mapping: MapConfig{
+			ItemCodes:         c.items,
+			DefaultItemCode:   strings.TrimSpace(cfg.DefaultItemCode),
+			TaxCode:           strings.TrimSpace(cfg.TaxCode),
+			AutoCreatePayment: cfg.AutoCreatePayment,
+		},
+		tagihanai: deps.TagihanAI,
+		now:       now,
+		secrets:   []string{cfg.ClientSecret, cfg.SignatureSecret},
+	}, nil
+}
+
+// checked is a Config with its defaults applied and its values validated.
+type checked struct {
+	base, auth, adata string
+	ttl               time.Duration
+	items             ItemMap
+}
+
+// check validates cfg, applies the defaults and reads ITEM_MAP, reporting
+// every problem at once.
+func (cfg Config) check(prefix string) (checked, error) {
 	var errs []error
 	bad := func(name, value string, secret bool, err error) {
 		errs = append(errs, &relay.ConfigError{Var: prefix + name, Value: value, Secret: secret, Err: err})
 	}
-
-	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
-	if base == "" {
-		base = DefaultBaseURL
+	c := checked{base: strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")}
+	if c.base == "" {
+		c.base = DefaultBaseURL
 	}
-	if u, err := url.Parse(base); err != nil {
+	if u, err := url.Parse(c.base); err != nil {
 		bad("BASE_URL", "", false, errors.New("not a URL"))
 	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("BASE_URL", u.Redacted(), false, errors.New("want an absolute http(s) URL without query"))
@@ -106,80 +162,30 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 	if e := strings.TrimSpace(cfg.Email); e != "" && !strings.Contains(e, "@") {
 		bad("EMAIL", e, false, errors.New("not an email address"))
 	}
-
-	auth := strings.ToLower(strings.TrimSpace(cfg.Auth))
-	if auth == "" {
-		auth = AuthJWT
+	if c.auth = strings.ToLower(strings.TrimSpace(cfg.Auth)); c.auth == "" {
+		c.auth = AuthJWT
 	}
-	if auth != AuthJWT && auth != AuthOAuth {
+	if c.auth != AuthJWT && c.auth != AuthOAuth {
 		bad("AUTH", cfg.Auth, false, fmt.Errorf("want %s or %s", AuthJWT, AuthOAuth))
 	}
-	adata := strings.ToLower(strings.TrimSpace(cfg.ADataFormat))
-	if adata == "" {
-		adata = ADataQuery
+	if c.adata = strings.ToLower(strings.TrimSpace(cfg.ADataFormat)); c.adata == "" {
+		c.adata = ADataQuery
 	}
-	if adata != ADataQuery && adata != ADataJSON {
+	if c.adata != ADataQuery && c.adata != ADataJSON {
 		bad("ADATA_FORMAT", cfg.ADataFormat, false, fmt.Errorf("want %s or %s", ADataQuery, ADataJSON))
 	}
-	ttl := cfg.TokenTTL
-	if ttl == 0 {
-		ttl = DefaultTokenTTL
+	if c.ttl = cfg.TokenTTL; c.ttl == 0 {
+		c.ttl = DefaultTokenTTL
 	}
-	if ttl < 10*time.Second || ttl > MaxTokenTTL {
+	if c.ttl < 10*time.Second || c.ttl > MaxTokenTTL {
 		bad("TOKEN_TTL", cfg.TokenTTL.String(), false, fmt.Errorf("want between 10s and %v", MaxTokenTTL))
 	}
-
-	var items ItemMap
 	if path := strings.TrimSpace(cfg.ItemMap); path != "" {
 		m, err := LoadItemMap(path)
 		if err != nil {
 			bad("ITEM_MAP", path, false, err)
 		}
-		items = m
+		c.items = m
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	// A copy of the shared client that never follows redirects: a POST
-	// redirected would turn into a GET, and a redirect is not success.
-	hc := &http.Client{}
-	if deps.HTTP != nil {
-		c := *deps.HTTP
-		hc = &c
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-	var tokens tokenSource
-	switch auth {
-	case AuthJWT:
-		tokens = &jwtSource{clientID: cfg.ClientID, secret: []byte(cfg.ClientSecret), ttl: ttl, now: now}
-	case AuthOAuth:
-		tokens = &oauthSource{
-			url: base + tokenPath, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
-			defaultTTL: ttl, hc: hc, now: now, fetching: make(chan struct{}, 1),
-		}
-	}
-	return &Sink{
-		endpoint:        base + invoicePath,
-		email:           cfg.Email,
-		tenantID:        cfg.TenantID,
-		signatureSecret: cfg.SignatureSecret,
-		aData:           aData(adata, cfg.Email, cfg.TenantID),
-		tokens:          tokens,
-		hc:              hc,
-		mapping: MapConfig{
-			ItemCodes:         items,
-			DefaultItemCode:   strings.TrimSpace(cfg.DefaultItemCode),
-			TaxCode:           strings.TrimSpace(cfg.TaxCode),
-			AutoCreatePayment: cfg.AutoCreatePayment,
-		},
-		tagihanai: deps.TagihanAI,
-		now:       now,
-		secrets:   []string{cfg.ClientSecret, cfg.SignatureSecret},
-	}, nil
+	return c, errors.Join(errs...)
 }

@@ -4,7 +4,7 @@
 //
 // Map is the pure mapping from a TagihanAI transaction to the request body;
 // Sink.Deliver adds enrichment from the TagihanAI API (package
-// sinks/tagihanai), authentication, signing and the classification of what
+// tagihanai), authentication, signing and the classification of what
 // came back. The package imports the relay domain and nothing of the HTTP
 // layer or the store; it never logs (the dispatcher logs each Result), and no
 // secret or token appears in an error or a Reason.

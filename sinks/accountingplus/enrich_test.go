@@ -12,8 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 const testTagihanAIKey = "tgh_sk_live_5f2a9c7e1b3d"

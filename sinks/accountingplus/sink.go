@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/sinks/tagihanai"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
 
 var _ relay.Sink = (*Sink)(nil)
@@ -172,8 +172,8 @@ func (s *Sink) post(ctx context.Context, token string, body []byte) (res relay.R
 		return relay.Permanent(code, fmt.Sprintf("accountingplus: HTTP %d%s", code, ans.describe())), true
 	case code >= 200 && code < 300:
 		return success(code, ans, readErr), false
-	case retryable(code):
-		ra, _ := parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	case relay.RetryableStatus(code):
+		ra := relay.RetryAfter(resp.Header, s.now())
 		return relay.Transient(code, ra, fmt.Sprintf("accountingplus: HTTP %d%s", code, ans.describe())), false
 	case code >= 300 && code < 400:
 		return relay.Permanent(code, fmt.Sprintf("accountingplus: HTTP %d: unexpected redirect", code)), false

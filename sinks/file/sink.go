@@ -1,9 +1,7 @@
 package file
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -114,7 +112,7 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 	if err := ctx.Err(); err != nil {
 		return relay.Transient(0, 0, "file: "+err.Error())
 	}
-	line, err := ndjsonLine(o.Event)
+	line, err := relay.NDJSONLine(o.Event)
 	if err != nil {
 		return relay.Permanent(0, fmt.Sprintf("file: event %s: %v", o.EventID, err))
 	}
@@ -122,21 +120,6 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 		return relay.Transient(0, 0, err.Error())
 	}
 	return relay.Delivered(0, nil)
-}
-
-// ndjsonLine compacts the event to one line (which also validates it) and
-// adds the newline.
-func ndjsonLine(ev json.RawMessage) ([]byte, error) {
-	if len(ev) == 0 {
-		return nil, errors.New("no CloudEvent")
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(ev) + 1)
-	if err := json.Compact(&buf, ev); err != nil {
-		return nil, fmt.Errorf("CloudEvent is not valid JSON: %w", err)
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
 }
 
 // append writes line and returns once a fsync that started after the write

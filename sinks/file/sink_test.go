@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/sinks/file"
 )

@@ -75,10 +75,9 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 	case code >= 300 && code < 400:
 		drainClose(resp.Body, 0)
 		return relay.Permanent(code, redirectReason(resp))
-	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
-		code == http.StatusTooManyRequests, code >= 500:
+	case relay.RetryableStatus(code):
 		body := drainClose(resp.Body, maxReasonBody)
-		wait := ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+		wait := relay.RetryAfter(resp.Header, s.now())
 		return relay.Transient(code, wait, statusReason(code, body))
 	default: // other 4xx, and anything outside 2xx-5xx
 		body := drainClose(resp.Body, maxReasonBody)

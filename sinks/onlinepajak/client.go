@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 // maxAnswerBytes caps how much of an answer is read; the API's answers are
@@ -121,7 +123,7 @@ func (s *Sink) lookup(ctx context.Context, number string) (*lookupResult, error)
 	case code == http.StatusBadRequest && strings.Contains(strings.ToLower(b.message), "not found"):
 		return nil, nil
 	default:
-		return nil, &lookupError{status: a.status, retryAfter: retryAfter(a.header, s.now()),
+		return nil, &lookupError{status: a.status, retryAfter: relay.RetryAfter(a.header, s.now()),
 			msg: fmt.Sprintf("the API answered HTTP %d%s: %s", a.status, codeSuffix(a.status, b.code), s.message(a.body, b))}
 	}
 }
@@ -265,31 +267,6 @@ func codeSuffix(status, code int) string {
 }
 
 func is2xx(status int) bool { return status >= 200 && status < 300 }
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date. 0
-// when absent, unreadable or in the past.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		const maxSecs = int64(1<<63-1) / int64(time.Second)
-		if secs > maxSecs {
-			secs = maxSecs
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
 
 // requestError is a transport error whose text has the API key removed.
 // Unwrap gives the cause (e.g. context.DeadlineExceeded).

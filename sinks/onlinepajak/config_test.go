@@ -8,6 +8,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 

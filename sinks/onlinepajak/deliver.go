@@ -155,8 +155,8 @@ func (s *Sink) create(ctx context.Context, number string, body []byte) relay.Res
 	switch {
 	case code >= 300 && code < 400:
 		return relay.Permanent(a.status, fmt.Sprintf("OnlinePajak answered invoice %s with a redirect (HTTP %d) to %s; not followed", quoteShort(number), a.status, quoteMax(s.redact(redactURL(a.header.Get("Location"))), 200)))
-	case isTransient(code):
-		return relay.Transient(a.status, retryAfter(a.header, s.now()), reason)
+	case relay.RetryableStatus(code):
+		return relay.Transient(a.status, relay.RetryAfter(a.header, s.now()), reason)
 	default:
 		return relay.Permanent(a.status, reason)
 	}
@@ -185,13 +185,4 @@ func delivered(found *lookupResult) relay.Result {
 func withLookup(r map[string]string) map[string]string {
 	r["found_by"] = "lookup"
 	return r
-}
-
-// isTransient reports whether a status is worth retrying.
-func isTransient(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
-		return true
-	}
-	return code >= 500 && code < 600
 }

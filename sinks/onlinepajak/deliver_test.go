@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -687,32 +688,6 @@ func TestSink_Lookup(t *testing.T) {
 				t.Fatalf("lookup = %v, %v; want found %v", found, err, tt.wantFound)
 			}
 		})
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"0", 0},
-		{"-5", 0},
-		{"30", 30 * time.Second},
-		{" 7200 ", 2 * time.Hour},
-		{testNow.Add(45 * time.Second).Format(http.TimeFormat), 45 * time.Second},
-		{testNow.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{"Mon, 32 Foo 2026", 0},
-		{"99999999999999999999", 0},
-	}
-	for _, tt := range tests {
-		h := http.Header{}
-		if tt.in != "" {
-			h.Set("Retry-After", tt.in)
-		}
-		if got := retryAfter(h, testNow); got != tt.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tt.in, got, tt.want)
-		}
 	}
 }
 

@@ -1,10 +1,7 @@
 package stdout
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -32,7 +29,7 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 	if err := ctx.Err(); err != nil {
 		return relay.Transient(0, 0, "stdout: "+err.Error())
 	}
-	line, err := ndjsonLine(o.Event)
+	line, err := relay.NDJSONLine(o.Event)
 	if err != nil {
 		return relay.Permanent(0, fmt.Sprintf("stdout: event %s: %v", o.EventID, err))
 	}
@@ -43,19 +40,4 @@ func (s *Sink) Deliver(ctx context.Context, o *relay.Outbound) relay.Result {
 		return relay.Transient(0, 0, "stdout: write: "+err.Error())
 	}
 	return relay.Delivered(0, nil)
-}
-
-// ndjsonLine compacts the event to one line (which also validates it) and
-// adds the newline.
-func ndjsonLine(ev json.RawMessage) ([]byte, error) {
-	if len(ev) == 0 {
-		return nil, errors.New("no CloudEvent")
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(ev) + 1)
-	if err := json.Compact(&buf, ev); err != nil {
-		return nil, fmt.Errorf("CloudEvent is not valid JSON: %w", err)
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
 }

@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/sinks/stdout"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {

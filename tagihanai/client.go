@@ -9,10 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 // DefaultBaseURL is the production API base (TAGIHANAI_API_BASE_URL's default).
@@ -124,7 +125,7 @@ func (c *Client) get(ctx context.Context, op, u string) (data json.RawMessage, h
 	}
 
 	code := resp.StatusCode
-	retryAfter, hinted := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	retryAfter, hinted := relay.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	fail := func(sentinel error, temporary bool) error {
 		return &Error{Op: op, StatusCode: code, RetryAfter: retryAfter, Temporary: temporary,
 			Err: withMessage(sentinel, body)}
@@ -148,7 +149,7 @@ func (c *Client) get(ctx context.Context, op, u string) (data json.RawMessage, h
 		return nil, false, fail(ErrUnauthorized, false)
 	case code == http.StatusTooManyRequests:
 		return nil, hinted, fail(ErrRateLimited, true)
-	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code >= 500:
+	case relay.RetryableStatus(code):
 		return nil, false, fail(ErrUnexpectedResponse, true)
 	default:
 		return nil, false, fail(ErrUnexpectedResponse, false)
@@ -197,32 +198,6 @@ func truncate(s string) string {
 		return string(r[:200]) + "…"
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date
-// (relative to now). ok is false when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	if d = t.Sub(now); d < 0 {
-		d = 0
-	}
-	return d, true
 }
 
 // sleep waits d or until ctx is done.

@@ -16,8 +16,13 @@
 // at most MaxRateLimitWait and ends before the context's deadline; otherwise
 // the call returns at once with RetryAfter set, for the caller's schedule.
 //
-// # What it must not import
+// It lives outside sinks/ because it is an API client, not a sink: the
+// AccountingPlus sink uses it for enrichment, and the sources and
+// reconciliation work will use it to manage subscriptions.
 //
-// Nothing of the relay: it is an adapter with no knowledge of outboxes or
-// sinks. The API key never appears in an error.
+// # What it may import
+//
+// Of the relay only the shared HTTP rules (relay.RetryableStatus,
+// relay.ParseRetryAfter): it has no knowledge of outboxes or sinks. The API
+// key never appears in an error.
 package tagihanai

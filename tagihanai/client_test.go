@@ -224,27 +224,3 @@ func TestClient_Transaction_EscapesID(t *testing.T) {
 		t.Error("Transaction(\"\") succeeded, want an error")
 	}
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"120", 2 * time.Minute, true},
-		{"-1", 0, false},
-		{"soon", 0, false},
-		{"Mon, 23 Nov 2026 10:01:00 GMT", time.Minute, true},
-		{"Mon, 23 Nov 2026 09:00:00 GMT", 0, true},
-		{"99999999999", 24 * time.Hour, true},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
-		}
-	}
-}

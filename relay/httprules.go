@@ -1,0 +1,80 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The rules every HTTP sink and API client shares (SPEC 3), written once.
+
+// RetryableStatus reports whether an HTTP status is a transient failure
+// worth retrying on the schedule: 408, 425, 429 and every 5xx. Any other
+// status outside 2xx is the sink's own answer and permanent.
+func RetryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return code >= 500 && code < 600
+}
+
+// ParseRetryAfter reads a Retry-After header value relative to now: either
+// delay-seconds (1*DIGIT: no sign, no fraction) or an HTTP date
+// (http.ParseTime's forms, GMT). ok is false when v is empty or unreadable;
+// a date not after now is (0, true). The delay is capped at MaxRetryAfter,
+// the longest a sink may push a retry out. It does no I/O and reads no clock.
+func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if isDigits(v) {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(MaxRetryAfter/time.Second) { // only a range error is possible
+			return MaxRetryAfter, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), MaxRetryAfter), true
+}
+
+// RetryAfter is ParseRetryAfter of h's Retry-After, 0 when there is none.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	d, _ := ParseRetryAfter(h.Get("Retry-After"), now)
+	return d
+}
+
+// isDigits reports whether s is 1*DIGIT.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// NDJSONLine compacts a CloudEvent to one line (which also validates it)
+// and adds the newline: what the file and stdout sinks write.
+func NDJSONLine(ev json.RawMessage) ([]byte, error) {
+	if len(ev) == 0 {
+		return nil, errors.New("no CloudEvent")
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(ev) + 1)
+	if err := json.Compact(&buf, ev); err != nil {
+		return nil, fmt.Errorf("CloudEvent is not valid JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}

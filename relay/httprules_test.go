@@ -1,0 +1,94 @@
+package relay_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		in     string
+		want   time.Duration
+		wantOK bool
+	}{
+		{name: "Empty", in: "", want: 0, wantOK: false},
+		{name: "Seconds", in: "7", want: 7 * time.Second, wantOK: true},
+		{name: "Zero", in: "0", want: 0, wantOK: true},
+		{name: "Spaces", in: " 120 ", want: 2 * time.Minute, wantOK: true},
+		{name: "LeadingZeros", in: "007", want: 7 * time.Second, wantOK: true},
+		{name: "OverCap", in: "999999999999", want: relay.MaxRetryAfter, wantOK: true},
+		{name: "Huge", in: "99999999999999999999999", want: relay.MaxRetryAfter, wantOK: true},
+		{name: "Negative", in: "-5", want: 0, wantOK: false},
+		{name: "Plus", in: "+5", want: 0, wantOK: false},
+		{name: "Fraction", in: "1.5", want: 0, wantOK: false},
+		{name: "Garbage", in: "soon", want: 0, wantOK: false},
+		{name: "IMFFixdate", in: "Thu, 01 Jan 2026 12:00:30 GMT", want: 30 * time.Second, wantOK: true},
+		{name: "RFC850", in: "Thursday, 01-Jan-26 12:01:00 GMT", want: time.Minute, wantOK: true},
+		{name: "ANSIC", in: "Thu Jan  1 12:00:10 2026", want: 10 * time.Second, wantOK: true},
+		{name: "DateNow", in: "Thu, 01 Jan 2026 12:00:00 GMT", want: 0, wantOK: true},
+		{name: "DatePast", in: "Thu, 01 Jan 2026 11:00:00 GMT", want: 0, wantOK: true},
+		{name: "DateFarFuture", in: "Fri, 01 Jan 2027 12:00:00 GMT", want: relay.MaxRetryAfter, wantOK: true},
+		{name: "DateNotGMT", in: "Thu, 01 Jan 2026 12:00:30 +0700", want: 0, wantOK: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := relay.ParseRetryAfter(tt.in, now)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+			h := http.Header{}
+			h.Set("Retry-After", tt.in)
+			if got := relay.RetryAfter(h, now); got != tt.want {
+				t.Errorf("RetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "7", "99999999999999999999", "Thu, 01 Jan 2026 12:00:30 GMT", "-1", "soon"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := relay.ParseRetryAfter(v, now)
+		if d < 0 || d > relay.MaxRetryAfter || (!ok && d != 0) {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want 0..%v, and 0 when not ok", v, d, ok, relay.MaxRetryAfter)
+		}
+	})
+}
+
+func TestRetryableStatus(t *testing.T) {
+	for code := 100; code < 700; code++ {
+		want := code == 408 || code == 425 || code == 429 || (code >= 500 && code <= 599)
+		if got := relay.RetryableStatus(code); got != want {
+			t.Errorf("RetryableStatus(%d) = %v, want %v", code, got, want)
+		}
+	}
+}
+
+func TestNDJSONLine(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{name: "Compacted", in: "{\n  \"id\": \"a\",\n  \"n\": [1, 2]\n}", want: "{\"id\":\"a\",\"n\":[1,2]}\n"},
+		{name: "Empty", in: "", wantErr: true},
+		{name: "NotJSON", in: "{\"id\":", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := relay.NDJSONLine([]byte(tt.in))
+			if (err != nil) != tt.wantErr || string(got) != tt.want {
+				t.Errorf("NDJSONLine(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
