@@ -274,20 +274,14 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 			return err
 		}
 		for _, r := range recs {
-			st := r.DeliveryState
-			if inFlight(tx, r.Sink, id) {
-				st.State = relay.StateInFlight
-				st.NextAttemptAt = nil
-			}
-			if st.LastError == "" && r.Reason != "" && st.State != relay.StateDelivered {
-				st.LastError = r.Reason
-			}
-			if st.State == relay.StatePending && r.DueKey == nil && r.OrderKey != "" {
-				if st.WaitingFor, st.WaitingForState, err = blocker(tx, r.OrderKey, r.Sink, id); err != nil {
+			claimed := inFlight(tx, r.Sink, id)
+			var waitingFor, waitingState string
+			if !claimed && r.State == relay.StatePending && r.DueKey == nil && r.OrderKey != "" {
+				if waitingFor, waitingState, err = blocker(tx, r.OrderKey, r.Sink, id); err != nil {
 					return err
 				}
 			}
-			d.Deliveries = append(d.Deliveries, st)
+			d.Deliveries = append(d.Deliveries, r.Display(claimed, waitingFor, waitingState))
 			if m.Subject != "" {
 				cd, err := getCreated(tx, r.Sink, m.Subject)
 				if err != nil {

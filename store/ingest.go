@@ -121,16 +121,9 @@ func newOutboxEntry(tx *bolt.Tx, id string, t relay.OutboxTarget, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	seq, err := sb.NextSequence()
-	if err != nil {
-		return nil, err
-	}
-	r := &deliveryRecord{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StatePending, UpdatedAt: now.UTC()}, OrderKey: t.OrderKey, Seq: seq}
-	if err := enqueue(tx, sb, id, r, now); err != nil {
-		return nil, err
-	}
-	addCount(sb.Bucket(subCounts), relay.StatePending, 1)
-	return r, nil
+	rec, ch := relay.NewDeliveryRecord(t, now)
+	r := &deliveryRecord{DeliveryRecord: *rec}
+	return r, index(tx, sb, id, r, ch)
 }
 
 // enqueue places a pending record (new, redriven or replayed) in the open

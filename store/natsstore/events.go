@@ -231,15 +231,8 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 	}
 	s.view.mu.RUnlock()
 	for _, dl := range r.Deliveries {
-		st := dl.DeliveryState
-		if st.LastError == "" && dl.Reason != "" && st.State != relay.StateDelivered {
-			st.LastError = dl.Reason
-		}
-		if b, ok := blockers[dl.Sink]; ok {
-			st.NextAttemptAt = nil // waits behind an earlier event of its subject
-			st.WaitingFor, st.WaitingForState = b[0], b[1]
-		}
-		d.Deliveries = append(d.Deliveries, st)
+		b := blockers[dl.Sink] // what it waits behind; none when it does not wait
+		d.Deliveries = append(d.Deliveries, dl.Display(false, b[0], b[1]))
 		if r.Subject != "" {
 			cd, err := s.getCreated(ctx, dl.Sink, r.Subject)
 			if err != nil {
