@@ -305,38 +305,6 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 	return d, err
 }
 
-// blocker returns the event a waiting delivery of self at sink waits
-// behind, and that delivery's state: the one ordered delivery of subject at
-// sink that is open and not itself waiting (in flight, due, waiting to
-// retry or in needs_review). It walks the subject index from the newest
-// event back and stops at the blocker: the events it passes are the ones
-// received after the blocker (usually those waiting behind it), never the
-// finished history received before it.
-func blocker(tx *bolt.Tx, subject, sink, self string) (string, string, error) {
-	prefix := append([]byte(subject), 0)
-	c := tx.Bucket(bktBySubject).Cursor()
-	for k := seekLastWithPrefix(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		id := string(k[len(prefix)+8:])
-		if id == self {
-			continue
-		}
-		r, err := getDelivery(tx, id, sink)
-		if err != nil {
-			return "", "", err
-		}
-		if r == nil || r.OrderKey == "" || relay.Terminal(r.State) {
-			continue
-		}
-		switch {
-		case inFlight(tx, sink, id):
-			return id, relay.StateInFlight, nil
-		case r.State == relay.StateNeedsReview || r.DueKey != nil:
-			return id, r.State, nil
-		}
-	}
-	return "", "", nil
-}
-
 // Stats counts events by status and each sink's deliveries by state.
 func (s *Store) Stats(ctx context.Context, now time.Time) (relay.Stats, error) {
 	st := relay.Stats{Events: map[string]int64{}, Sinks: map[string]relay.SinkStats{}}

@@ -39,7 +39,7 @@ func createBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return nil
+	return migrateQueues(tx)
 }
 
 // eventMeta is the per-event record: what the listing, search and status
@@ -270,7 +270,7 @@ func sinkBucket(tx *bolt.Tx, sink string) (*bolt.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range [][]byte{subDue, subInflight, subOpen, subCounts} {
+	for _, sub := range [][]byte{subDue, subInflight, subOpen, subCounts, subHeads, subWaiting} {
 		if _, err := b.CreateBucket(sub); err != nil {
 			return nil, err
 		}

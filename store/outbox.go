@@ -241,19 +241,6 @@ func unmarkDead(tx *bolt.Tx, r *deliveryRecord) error {
 	return err
 }
 
-// releaseNext makes the next waiting delivery of subject at sink (other
-// than self, which just left the queue) due at now.
-func releaseNext(tx *bolt.Tx, sb *bolt.Bucket, subject, sink, self string, now time.Time) error {
-	nextID, next, err := nextWaiting(tx, subject, sink, self)
-	if err != nil || next == nil {
-		return err
-	}
-	if err := schedule(sb, nextID, next, now); err != nil {
-		return err
-	}
-	return putDelivery(tx, nextID, next)
-}
-
 // ResumeInFlight handles entries a crash left in flight.
 func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, now time.Time) (int, error) {
 	var n int
