@@ -20,6 +20,19 @@ func flags(ch relay.Change) string {
 		ch.From, ch.To, ch.Enqueue, ch.Release, ch.Closed, ch.DeadLetter, ch.Undead, ch.Created != nil)
 }
 
+// failed checks err against the error code a case wants ("" for none)
+// and reports whether it was an error (the case ends there).
+func failed(t *testing.T, err error, code string) bool {
+	t.Helper()
+	if code != "" && relay.ErrorCode(err) != code {
+		t.Fatalf("error %v, want code %s", err, code)
+	}
+	if code == "" && err != nil {
+		t.Fatal(err)
+	}
+	return err != nil
+}
+
 func TestDeliveryRecord_Finish(t *testing.T) {
 	cd := &relay.CreatedDocument{Sink: "ap", Subject: "trx_1", DocumentNumber: "INV-1"}
 	tests := []struct {
@@ -164,14 +177,8 @@ func TestDeliveryRecord_Resolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch, op, err := tt.r.Resolve("evt_1", tt.subject, tt.res, t0)
-			if tt.code != "" {
-				if relay.ErrorCode(err) != tt.code {
-					t.Fatalf("error %v, want code %s", err, tt.code)
-				}
+			if failed(t, err, tt.code) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := flags(ch); got != tt.want {
 				t.Errorf("change = %s\nwant     %s", got, tt.want)
@@ -213,14 +220,8 @@ func TestPlanReplay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := relay.PlanReplay(tt.ev, tt.r, tt.req, tt.cd, t0)
-			if tt.code != "" {
-				if relay.ErrorCode(err) != tt.code {
-					t.Fatalf("error %v, want code %s", err, tt.code)
-				}
+			if failed(t, err, tt.code) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			what := "queued"
 			if !p.Queued {
