@@ -378,10 +378,7 @@ func ReplaySkip(r ReplayRequest, cd *CreatedDocument, own *DeliveryState) string
 // delivery's state, attempts and result stay as they are) and returns the
 // operator action to record with it. maxHistory bounds the history kept.
 func SkipReplay(ds *DeliveryState, r ReplayRequest, reason string, now time.Time, maxHistory int) HistoryEntry {
-	ds.History = append(ds.History, Attempt{At: now.UTC(), Outcome: OutcomeSkipped.String(), Error: reason})
-	if len(ds.History) > maxHistory {
-		ds.History = append(ds.History[:10:10], ds.History[len(ds.History)-(maxHistory-10):]...)
-	}
+	ds.History = AppendAttempt(ds.History, Attempt{At: now.UTC(), Outcome: OutcomeSkipped.String(), Error: reason}, maxHistory)
 	ds.UpdatedAt = now.UTC()
 	return HistoryEntry{At: now.UTC(), Operator: r.Operator, Action: "replay:skipped", Sink: r.Target.Sink, Detail: reason}
 }

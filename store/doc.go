@@ -40,12 +40,15 @@
 //	    inflight id → ∅                             claimed, resumed after a crash
 //	    open     since(8) seq(8) → id               pending + in flight, by age
 //	    counts   state → int64
+//	    heads    subject → id                       head of each subject's queue
+//	    waiting  subject 0x00 seq(8) → id           deliveries waiting their turn
 //
-// Ordering by subject needs no queue of its own: an ordered delivery is put
-// in due only when no other delivery of its subject is open (pending, in
-// flight or needs review) at the sink — found through by_subject and the
-// events' delivery records — and when one finishes (delivered, skipped,
-// dead), the earliest-received waiting delivery of the subject becomes due.
+// Ordering by subject (queue.go): an ordered delivery is put in due only
+// when its subject has no head at the sink (no other open delivery:
+// pending, in flight or needs review); else it waits in waiting, in the
+// order enqueued. When the head finishes (delivered, skipped, dead), the
+// first waiting delivery becomes the head and is due. Both are a few
+// look-ups, whatever the subject's history.
 //
 // Why deliveries live inside the event record: a commit's cost is mostly
 // the pages it dirties, and keys spread at random (event ids, subjects) cost

@@ -274,20 +274,14 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 			return err
 		}
 		for _, r := range recs {
-			st := r.DeliveryState
-			if inFlight(tx, r.Sink, id) {
-				st.State = relay.StateInFlight
-				st.NextAttemptAt = nil
-			}
-			if st.LastError == "" && r.Reason != "" && st.State != relay.StateDelivered {
-				st.LastError = r.Reason
-			}
-			if st.State == relay.StatePending && r.DueKey == nil && r.OrderKey != "" {
-				if st.WaitingFor, st.WaitingForState, err = blocker(tx, r.OrderKey, r.Sink, id); err != nil {
+			claimed := inFlight(tx, r.Sink, id)
+			var waitingFor, waitingState string
+			if !claimed && r.State == relay.StatePending && r.DueKey == nil && r.OrderKey != "" {
+				if waitingFor, waitingState, err = blocker(tx, r.OrderKey, r.Sink, id); err != nil {
 					return err
 				}
 			}
-			d.Deliveries = append(d.Deliveries, st)
+			d.Deliveries = append(d.Deliveries, r.Display(claimed, waitingFor, waitingState))
 			if m.Subject != "" {
 				cd, err := getCreated(tx, r.Sink, m.Subject)
 				if err != nil {
@@ -309,38 +303,6 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 		return nil
 	})
 	return d, err
-}
-
-// blocker returns the event a waiting delivery of self at sink waits
-// behind, and that delivery's state: the one ordered delivery of subject at
-// sink that is open and not itself waiting (in flight, due, waiting to
-// retry or in needs_review). It walks the subject index from the newest
-// event back and stops at the blocker: the events it passes are the ones
-// received after the blocker (usually those waiting behind it), never the
-// finished history received before it.
-func blocker(tx *bolt.Tx, subject, sink, self string) (string, string, error) {
-	prefix := append([]byte(subject), 0)
-	c := tx.Bucket(bktBySubject).Cursor()
-	for k := seekLastWithPrefix(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		id := string(k[len(prefix)+8:])
-		if id == self {
-			continue
-		}
-		r, err := getDelivery(tx, id, sink)
-		if err != nil {
-			return "", "", err
-		}
-		if r == nil || r.OrderKey == "" || relay.Terminal(r.State) {
-			continue
-		}
-		switch {
-		case inFlight(tx, sink, id):
-			return id, relay.StateInFlight, nil
-		case r.State == relay.StateNeedsReview || r.DueKey != nil:
-			return id, r.State, nil
-		}
-	}
-	return "", "", nil
 }
 
 // Stats counts events by status and each sink's deliveries by state.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"time"
@@ -121,82 +120,9 @@ func newOutboxEntry(tx *bolt.Tx, id string, t relay.OutboxTarget, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	seq, err := sb.NextSequence()
-	if err != nil {
-		return nil, err
-	}
-	r := &deliveryRecord{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StatePending, UpdatedAt: now.UTC()}, OrderKey: t.OrderKey, Seq: seq}
-	if err := enqueue(tx, sb, id, r, now); err != nil {
-		return nil, err
-	}
-	addCount(sb.Bucket(subCounts), relay.StatePending, 1)
-	return r, nil
-}
-
-// enqueue places a pending record (new, redriven or replayed) in the open
-// index and, unless another delivery of its subject is open at the sink, in
-// due. Subject ordering needs no queue of its own: the subject index lists
-// the subject's events in receive order, and each event holds its
-// deliveries' states.
-func enqueue(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time.Time) error {
-	r.OpenKey = tsKey(now.UnixNano(), u64(r.Seq))
-	if err := sb.Bucket(subOpen).Put(r.OpenKey, []byte(id)); err != nil {
-		return err
-	}
-	if r.OrderKey != "" {
-		open, err := subjectOpen(tx, r.OrderKey, r.Sink, id)
-		if err != nil {
-			return err
-		}
-		if open {
-			r.DueKey = nil
-			r.NextAttemptAt = nil
-			return nil
-		}
-	}
-	return schedule(sb, id, r, now)
-}
-
-// subjectOpen reports whether an event of subject other than self has an
-// unfinished ordered delivery (pending, in flight, needs review) at sink.
-func subjectOpen(tx *bolt.Tx, subject, sink, self string) (bool, error) {
-	prefix := append([]byte(subject), 0)
-	c := tx.Bucket(bktBySubject).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		id := string(k[len(prefix)+8:])
-		if id == self {
-			continue
-		}
-		d, err := getDelivery(tx, id, sink)
-		if err != nil {
-			return false, err
-		}
-		if d != nil && d.OrderKey != "" && !relay.Terminal(d.State) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// nextWaiting returns the earliest-received event of subject (other than
-// self) whose delivery at sink waits for its turn, or nil.
-func nextWaiting(tx *bolt.Tx, subject, sink, self string) (string, *deliveryRecord, error) {
-	prefix := append([]byte(subject), 0)
-	c := tx.Bucket(bktBySubject).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		id := string(k[len(prefix)+8:])
-		if id == self {
-			continue
-		}
-		d, err := getDelivery(tx, id, sink)
-		if err != nil {
-			return "", nil, err
-		}
-		if d != nil && d.State == relay.StatePending && d.DueKey == nil {
-			return id, d, nil
-		}
-	}
-	return "", nil, nil
+	rec, ch := relay.NewDeliveryRecord(t, now)
+	r := &deliveryRecord{DeliveryRecord: *rec}
+	return r, index(tx, sb, id, r, ch)
 }
 
 // schedule makes r due at t.

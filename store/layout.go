@@ -39,7 +39,7 @@ func createBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return nil
+	return migrateQueues(tx)
 }
 
 // eventMeta is the per-event record: what the listing, search and status
@@ -91,22 +91,16 @@ func (m *eventMeta) summary(id string) relay.EventSummary {
 	}
 }
 
-// deliveryRecord is an event's delivery state at one sink plus the keys that
-// place it in the outbox indexes.
+// deliveryRecord is an event's delivery record at one sink (the state
+// machine's relay.DeliveryRecord) plus the keys that place it in the outbox
+// indexes.
 type deliveryRecord struct {
-	relay.DeliveryState
-	OrderKey      string `json:"order_key,omitempty"`
-	Seq           uint64 `json:"seq"`
-	DueKey        []byte `json:"due_key,omitempty"`
-	OpenKey       []byte `json:"open_key,omitempty"`
-	DeadKey       []byte `json:"dead_key,omitempty"`
-	ScheduleStart int    `json:"schedule_start,omitempty"`
-	Reason        string `json:"reason,omitempty"`
+	relay.DeliveryRecord
+	Seq     uint64 `json:"seq"`
+	DueKey  []byte `json:"due_key,omitempty"`
+	OpenKey []byte `json:"open_key,omitempty"`
+	DeadKey []byte `json:"dead_key,omitempty"`
 }
-
-// maxHistory bounds the attempts kept per delivery (the first ones and the
-// latest ones are what an operator reads).
-const maxHistory = 50
 
 func u64(v uint64) []byte {
 	var b [8]byte
@@ -276,7 +270,7 @@ func sinkBucket(tx *bolt.Tx, sink string) (*bolt.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range [][]byte{subDue, subInflight, subOpen, subCounts} {
+	for _, sub := range [][]byte{subDue, subInflight, subOpen, subCounts, subHeads, subWaiting} {
 		if _, err := b.CreateBucket(sub); err != nil {
 			return nil, err
 		}

@@ -145,62 +145,86 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err := sb.Bucket(subInflight).Delete([]byte(eventID)); err != nil {
 			return err
 		}
-		r.DueKey = nil
-		r.Attempts++
-		r.History = relay.AppendAttempt(r.History, a, maxHistory)
-		r.LastError = a.Error
-		r.LastStatus = a.StatusCode
-		r.PriorUnknown, r.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt
-		if t.KeepSchedule {
-			r.ScheduleStart++
+		ch, err := r.Finish(a, t)
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", eventID, err)
 		}
-		if t.Result != nil {
-			r.Result = t.Result
-		}
-		return transition(tx, sb, eventID, r, relay.StateInFlight, t.State, t.NextAt, t.Reason, a.At, t.Created)
+		return apply(tx, sb, eventID, r, ch)
 	})
 }
 
-// transition moves r from state `from` to `to`, keeping every index and
-// count right, and writes r and the event's state.
-func transition(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, from, to string, nextAt time.Time, reason string, now time.Time, created *relay.CreatedDocument) error {
-	r.State = to
-	r.UpdatedAt = now.UTC()
-	r.Reason = reason
-	moveCount(sb, from, to)
-	switch to {
-	case relay.StatePending:
-		if err := schedule(sb, id, r, nextAt); err != nil {
+// apply persists ch, a change of event id's delivery r at the sink whose
+// bucket is sb (index), then writes r into its event.
+func apply(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, ch relay.Change) error {
+	if err := index(tx, sb, id, r, ch); err != nil {
+		return err
+	}
+	return putDelivery(tx, id, r)
+}
+
+// index keeps every index and count right for ch, a change of event id's
+// delivery r at the sink whose bucket is sb: the state counts, the due,
+// open and dead indexes, the subject's queue and the create-once record.
+// It sets r's index keys; the caller writes r.
+func index(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, ch relay.Change) error {
+	if ch.From != "" {
+		moveCount(sb, ch.From, ch.To)
+	} else {
+		addCount(sb.Bucket(subCounts), ch.To, 1)
+	}
+	if ch.Undead {
+		if err := unmarkDead(tx, r); err != nil {
 			return err
 		}
-	case relay.StateDelivered, relay.StateSkipped, relay.StateDead:
-		r.NextAttemptAt = nil
-		if err := closeEntry(tx, sb, id, r); err != nil {
+	}
+	if r.DueKey != nil {
+		if err := sb.Bucket(subDue).Delete(r.DueKey); err != nil {
 			return err
 		}
-		if to == relay.StateDead {
-			if err := markDead(tx, id, r, now); err != nil {
-				return err
-			}
-		}
-		if created != nil {
-			if err := putCreated(tx, created); err != nil {
-				return err
-			}
-		}
-	case relay.StateNeedsReview:
-		r.NextAttemptAt = nil
+		r.DueKey = nil
+	}
+	if ch.Closed && r.OpenKey != nil {
 		if err := sb.Bucket(subOpen).Delete(r.OpenKey); err != nil {
 			return err
 		}
 		r.OpenKey = nil
-		if err := markDead(tx, id, r, now); err != nil {
+	}
+	switch {
+	case ch.Enqueue:
+		seq, err := sb.NextSequence()
+		if err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("store: invalid transition of %s/%s to %q", id, r.Sink, to)
+		r.Seq = seq
+		if err := enqueue(tx, sb, id, r, ch.Due); err != nil {
+			return err
+		}
+	case ch.To == relay.StatePending:
+		if r.OpenKey == nil {
+			// Back from needs_review: still the head of its subject's queue.
+			r.OpenKey = tsKey(ch.At.UnixNano(), u64(r.Seq))
+			if err := sb.Bucket(subOpen).Put(r.OpenKey, []byte(id)); err != nil {
+				return err
+			}
+		}
+		if err := schedule(sb, id, r, ch.Due); err != nil {
+			return err
+		}
 	}
-	return putDelivery(tx, id, r)
+	if ch.DeadLetter {
+		if err := markDead(tx, id, r, ch.At); err != nil {
+			return err
+		}
+	}
+	if ch.Created != nil {
+		if err := putCreated(tx, ch.Created); err != nil {
+			return err
+		}
+	}
+	if ch.Release && r.OrderKey != "" {
+		return releaseNext(tx, sb, r.OrderKey, r.Sink, id, ch.At)
+	}
+	return nil
 }
 
 func markDead(tx *bolt.Tx, id string, r *deliveryRecord, now time.Time) error {
@@ -215,34 +239,6 @@ func unmarkDead(tx *bolt.Tx, r *deliveryRecord) error {
 	err := tx.Bucket(bktDead).Delete(r.DeadKey)
 	r.DeadKey = nil
 	return err
-}
-
-// closeEntry takes a finished entry out of the open and due indexes and
-// makes the next waiting delivery of its subject due now.
-func closeEntry(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord) error {
-	if r.OpenKey != nil {
-		if err := sb.Bucket(subOpen).Delete(r.OpenKey); err != nil {
-			return err
-		}
-		r.OpenKey = nil
-	}
-	if r.DueKey != nil {
-		if err := sb.Bucket(subDue).Delete(r.DueKey); err != nil {
-			return err
-		}
-		r.DueKey = nil
-	}
-	if r.OrderKey == "" {
-		return nil
-	}
-	nextID, next, err := nextWaiting(tx, r.OrderKey, r.Sink, id)
-	if err != nil || next == nil {
-		return err
-	}
-	if err := schedule(sb, nextID, next, r.UpdatedAt); err != nil {
-		return err
-	}
-	return putDelivery(tx, nextID, next)
 }
 
 // ResumeInFlight handles entries a crash left in flight.
@@ -270,22 +266,10 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 			if r == nil || r.State != relay.StatePending {
 				continue
 			}
-			r.DueKey = nil
 			n++
-			// The interrupted attempt counts, so a delivery that keeps
-			// killing the process still reaches the end of its schedule.
-			r.Attempts++
-			r.History = append(r.History, relay.Attempt{At: now.UTC(), Outcome: relay.OutcomeUnknown.String(),
-				Error: "interrupted: the relay stopped while this attempt was in flight"})
-			if review {
-				r.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
-				if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StateNeedsReview, time.Time{}, r.LastError, now, nil); err != nil {
-					return err
-				}
-				continue
-			}
-			r.PriorUnknown, r.PriorUnknownAt = true, now.UTC()
-			if err := transition(tx, sb, id, r, relay.StateInFlight, relay.StatePending, now, "resumed after restart", now, nil); err != nil {
+			r.CountInterrupted(now)
+			ch := r.Resume(now, review, "outcome unknown: the relay stopped while this delivery was in flight", "resumed after restart")
+			if err := apply(tx, sb, id, r, ch); err != nil {
 				return err
 			}
 		}
@@ -297,36 +281,7 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 // reopen moves a finished or needs-review record back to pending with a
 // fresh schedule, keeping its history and the event id.
 func reopen(tx *bolt.Tx, sb *bolt.Bucket, id string, r *deliveryRecord, now time.Time) error {
-	from := r.State
-	if err := unmarkDead(tx, r); err != nil {
-		return err
-	}
-	r.ScheduleStart = r.Attempts
-	r.PriorUnknown, r.PriorUnknownAt = false, time.Time{}
-	r.Reason = ""
-	r.State = relay.StatePending
-	r.UpdatedAt = now.UTC()
-	moveCount(sb, from, relay.StatePending)
-	if from == relay.StateNeedsReview {
-		// Still the head of its subject's queue: due now.
-		r.OpenKey = tsKey(now.UnixNano(), u64(r.Seq))
-		if err := sb.Bucket(subOpen).Put(r.OpenKey, []byte(id)); err != nil {
-			return err
-		}
-		if err := schedule(sb, id, r, now); err != nil {
-			return err
-		}
-	} else {
-		seq, err := sb.NextSequence()
-		if err != nil {
-			return err
-		}
-		r.Seq = seq
-		if err := enqueue(tx, sb, id, r, now); err != nil {
-			return err
-		}
-	}
-	return putDelivery(tx, id, r)
+	return apply(tx, sb, id, r, r.Reopen(now))
 }
 
 func addOperation(tx *bolt.Tx, id string, h relay.HistoryEntry) error {
@@ -358,61 +313,44 @@ func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequ
 		if m == nil {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		}
-		if m.Unparsed {
-			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
-		}
-		if t.OrderKey != "" && t.OrderKey != m.Subject {
-			return relay.Errorf(relay.EINVALID, "order key %q is not the event's subject %q", t.OrderKey, m.Subject)
-		}
-		r := m.Deliveries[t.Sink]
-		if r != nil && !relay.Terminal(r.State) {
-			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, r.State)
-		}
-		sb, err := sinkBucket(tx, t.Sink)
-		if err != nil {
-			return err
-		}
 		var cd *relay.CreatedDocument
 		if req.CreateOnce && m.Subject != "" {
 			if cd, err = getCreated(tx, t.Sink, m.Subject); err != nil {
 				return err
 			}
 		}
-		var own *relay.DeliveryState
+		r := m.Deliveries[t.Sink]
+		var own *relay.DeliveryRecord
 		if r != nil {
-			own = &r.DeliveryState
+			own = &r.DeliveryRecord
 		}
-		if reason := relay.ReplaySkip(req, cd, own); reason != "" {
-			res = relay.ReplayResult{Skipped: 1, Reason: reason}
-			if r == nil {
-				// Never routed there: the delivery is recorded as
-				// skipped, with the replay as its history.
-				r = &deliveryRecord{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StateSkipped, LastError: reason}, OrderKey: t.OrderKey, Reason: reason}
-				addCount(sb.Bucket(subCounts), relay.StateSkipped, 1)
-			}
-			op := relay.SkipReplay(&r.DeliveryState, req, reason, now, maxHistory)
-			if err := putDelivery(tx, eventID, r); err != nil {
-				return err
-			}
-			return addOperation(tx, eventID, op)
-		}
-		res.Queued = 1
-		op := relay.HistoryEntry{At: now.UTC(), Operator: req.Operator, Action: "replay", Sink: t.Sink}
-		if r == nil {
-			r, err := newOutboxEntry(tx, eventID, t, now)
-			if err != nil {
-				return err
-			}
-			if err := putDelivery(tx, eventID, r); err != nil {
-				return err
-			}
-			return addOperation(tx, eventID, op)
-		}
-		r.OrderKey = t.OrderKey
-		if err := reopen(tx, sb, eventID, r, now); err != nil {
+		p, err := relay.PlanReplay(relay.ReplayEvent{ID: eventID, Subject: m.Subject, Unparsed: m.Unparsed}, own, req, cd, now)
+		if err != nil {
 			return err
 		}
-		return addOperation(tx, eventID, op)
+		sb, err := sinkBucket(tx, t.Sink)
+		if err != nil {
+			return err
+		}
+		res = p.Result
+		switch {
+		case p.New && p.Queued:
+			if r, err = newOutboxEntry(tx, eventID, t, now); err != nil {
+				return err
+			}
+			err = putDelivery(tx, eventID, r)
+		case p.New:
+			addCount(sb.Bucket(subCounts), p.Record.State, 1)
+			err = putDelivery(tx, eventID, &deliveryRecord{DeliveryRecord: *p.Record})
+		case p.Queued:
+			err = apply(tx, sb, eventID, r, p.Change)
+		default:
+			err = putDelivery(tx, eventID, r)
+		}
+		if err != nil {
+			return err
+		}
+		return addOperation(tx, eventID, p.Op)
 	})
 	if err != nil {
 		return relay.ReplayResult{}, err
@@ -424,8 +362,8 @@ func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequ
 // operator found) or retry.
 func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolution, now time.Time) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		if res.Outcome != "delivered" && res.Outcome != "retry" {
-			return relay.Errorf(relay.EINVALID, "outcome: must be delivered or retry, not %q", res.Outcome)
+		if err := relay.CheckOutcome(res.Outcome); err != nil {
+			return err
 		}
 		m, err := getMeta(tx, eventID)
 		if err != nil {
@@ -434,40 +372,23 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 		if m == nil {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		}
-		r, err := getDelivery(tx, eventID, res.Sink)
-		if err != nil {
+		r := m.Deliveries[res.Sink]
+		var rec *relay.DeliveryRecord
+		if r != nil {
+			rec = &r.DeliveryRecord
+		}
+		if err := rec.CheckResolve(eventID, res); err != nil {
 			return err
-		}
-		if r == nil {
-			return relay.Errorf(relay.ENOTFOUND, "event %s has no delivery to sink %q", eventID, res.Sink)
-		}
-		if r.State != relay.StateNeedsReview {
-			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s, not needs_review", eventID, res.Sink, r.State)
 		}
 		sb, err := sinkBucket(tx, res.Sink)
 		if err != nil {
 			return err
 		}
-		op := relay.HistoryEntry{At: now.UTC(), Operator: res.Operator, Action: "resolve:" + res.Outcome, Sink: res.Sink}
-		if res.Outcome == "retry" {
-			if err := reopen(tx, sb, eventID, r, now); err != nil {
-				return err
-			}
-			return addOperation(tx, eventID, op)
-		}
-		if err := unmarkDead(tx, r); err != nil {
+		ch, op, err := rec.Resolve(eventID, m.Subject, res, now)
+		if err != nil {
 			return err
 		}
-		if res.Result != nil {
-			r.Result = res.Result
-			op.Detail = res.Result["document_number"]
-		}
-		var cd *relay.CreatedDocument
-		if doc := res.Result["document_number"]; doc != "" && m.Subject != "" {
-			cd = &relay.CreatedDocument{Sink: res.Sink, Subject: m.Subject, EventID: eventID, DocumentNumber: doc, CreatedAt: now.UTC()}
-		}
-		r.LastError = ""
-		if err := transition(tx, sb, eventID, r, relay.StateNeedsReview, relay.StateDelivered, time.Time{}, "resolved by operator", now, cd); err != nil {
+		if err := apply(tx, sb, eventID, r, ch); err != nil {
 			return err
 		}
 		return addOperation(tx, eventID, op)

@@ -97,10 +97,14 @@ func (s *Store) Redrive(ctx context.Context, r relay.Redrive, now time.Time) (in
 		t := targets[i]
 		rev, err := s.mutate(ctx, t.id, 0, func(rec *record) error {
 			d := rec.delivery(t.sink)
-			if d == nil || d.State != relay.StateDead {
+			if d == nil {
 				return errNoChange
 			}
-			d.reopen(now)
+			ch, ok := d.Redrive(now)
+			if !ok {
+				return errNoChange
+			}
+			d.apply(ch)
 			rec.addOp(relay.HistoryEntry{At: now.UTC(), Operator: r.Operator, Action: "redrive", Sink: t.sink})
 			return nil
 		})

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"sort"
 	"strings"
 	"time"
 
@@ -99,12 +98,15 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 		if ev.txn == q || containsFold(ev.txn, lq) {
 			return true
 		}
-		for _, t := range s.view.bySubject[ev.txn] {
-			if strings.HasPrefix(t.typ, "transaction.") && direct(t) {
-				return true
-			}
+		found := false
+		if set := s.view.bySubject[ev.txn]; set != nil {
+			set.Ascend(nil, func(k ikey) bool {
+				t := s.view.events[k.s1]
+				found = t != nil && strings.HasPrefix(t.typ, "transaction.") && direct(t)
+				return !found
+			})
 		}
-		return false
+		return found
 	}
 	match := func(ev *eventEntry) bool {
 		if q != "" && !direct(ev) && !ofTransaction(ev) {
@@ -143,17 +145,11 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 	s.view.mu.RLock()
 	defer s.view.mu.RUnlock()
 	if f.Subject != "" {
-		evs := append([]*eventEntry(nil), s.view.bySubject[f.Subject]...)
-		sort.Slice(evs, func(i, j int) bool {
-			return ikey{at: evs[i].received, s1: evs[i].id}.cmp(ikey{at: evs[j].received, s1: evs[j].id}) > 0
-		})
-		for _, ev := range evs {
-			if after != nil && (ikey{at: ev.received, s1: ev.id}).cmp(*after) >= 0 {
-				continue
-			}
-			if !emit(ev) {
-				break
-			}
+		if set := s.view.bySubject[f.Subject]; set != nil {
+			set.Descend(after, func(k ikey) bool {
+				ev := s.view.events[k.s1]
+				return ev == nil || emit(ev)
+			})
 		}
 		return page, nil
 	}
@@ -231,15 +227,8 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*relay.EventDetail, er
 	}
 	s.view.mu.RUnlock()
 	for _, dl := range r.Deliveries {
-		st := dl.DeliveryState
-		if st.LastError == "" && dl.Reason != "" && st.State != relay.StateDelivered {
-			st.LastError = dl.Reason
-		}
-		if b, ok := blockers[dl.Sink]; ok {
-			st.NextAttemptAt = nil // waits behind an earlier event of its subject
-			st.WaitingFor, st.WaitingForState = b[0], b[1]
-		}
-		d.Deliveries = append(d.Deliveries, st)
+		b := blockers[dl.Sink] // what it waits behind; none when it does not wait
+		d.Deliveries = append(d.Deliveries, dl.Display(false, b[0], b[1]))
 		if r.Subject != "" {
 			cd, err := s.getCreated(ctx, dl.Sink, r.Subject)
 			if err != nil {

@@ -169,9 +169,10 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 				return errNoChange
 			}
 			if review {
-				d.LastError = "outcome unknown: the replica delivering it stopped (its claim expired)"
+				why := "outcome unknown: the replica delivering it stopped (its claim expired)"
 				took = false
-				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
+				d.apply(d.Resume(now, true, why, why))
+				return nil
 			}
 			d.PriorUnknown, d.PriorUnknownAt = true, now.UTC()
 			d.Reason = "resumed: the replica delivering it stopped (its claim expired)"
@@ -224,8 +225,8 @@ func (s *Store) claim(ctx context.Context, sink string, c candidate, now time.Ti
 		if errors.Is(err, errCorruptRaw) || errors.Is(err, errUnreadable) {
 			reason = "the stored event cannot be read: " + err.Error()
 			to = func(d *delivery) error {
-				d.LastError = reason
-				return d.moveTo(relay.StateDead, time.Time{}, reason, now)
+				d.apply(d.DeadUnsent(reason, now))
+				return nil
 			}
 		}
 		if rerr := s.release(ctx, sink, c.id, rev, rec, to); rerr != nil {
@@ -461,7 +462,12 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err != nil {
 			return err
 		}
-		return d.finishTo(a, t)
+		ch, err := d.Finish(a, t)
+		if err != nil {
+			return fmt.Errorf("natsstore: %s: %w", eventID, err)
+		}
+		d.apply(ch)
+		return nil
 	})
 	if relay.ErrorCode(err) == relay.ENOTFOUND {
 		return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight: no such event", eventID, sink)
@@ -521,12 +527,8 @@ func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, no
 			if d == nil || d.Seq != tg.seq || d.State != relay.StateInFlight || (d.Owner != s.owner && d.Lease > wall) {
 				return errNoChange
 			}
-			if review {
-				d.LastError = "outcome unknown: the relay stopped while this delivery was in flight"
-				return d.moveTo(relay.StateNeedsReview, time.Time{}, d.LastError, now)
-			}
-			d.PriorUnknown, d.PriorUnknownAt = true, now.UTC()
-			return d.moveTo(relay.StatePending, now, "resumed after restart", now)
+			d.apply(d.Resume(now, review, "outcome unknown: the relay stopped while this delivery was in flight", "resumed after restart"))
+			return nil
 		})
 		if relay.ErrorCode(err) == relay.ENOTFOUND {
 			continue
@@ -557,17 +559,6 @@ func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequ
 	t := req.Target
 	var res relay.ReplayResult
 	_, err := s.mutate(ctx, eventID, s.indexRev(eventID), func(r *record) error {
-		res = relay.ReplayResult{}
-		if r.Unparsed {
-			return relay.Errorf(relay.EINVALID, "event %s is unparsed and cannot be sent to a sink", eventID)
-		}
-		if t.OrderKey != "" && t.OrderKey != r.Subject {
-			return relay.Errorf(relay.EINVALID, "order key %q is not the event's subject %q", t.OrderKey, r.Subject)
-		}
-		d := r.delivery(t.Sink)
-		if d != nil && !relay.Terminal(d.State) {
-			return relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s; replay it once it is finished", eventID, t.Sink, d.State)
-		}
 		var cd *relay.CreatedDocument
 		if req.CreateOnce && r.Subject != "" {
 			var err error
@@ -575,29 +566,25 @@ func (s *Store) Replay(ctx context.Context, eventID string, req relay.ReplayRequ
 				return err
 			}
 		}
-		var own *relay.DeliveryState
+		d := r.delivery(t.Sink)
+		var own *relay.DeliveryRecord
 		if d != nil {
-			own = &d.DeliveryState
+			own = &d.DeliveryRecord
 		}
-		if reason := relay.ReplaySkip(req, cd, own); reason != "" {
-			res = relay.ReplayResult{Skipped: 1, Reason: reason}
-			if d == nil {
-				// Never routed there: the delivery is recorded as
-				// skipped, with the replay as its history.
-				d = &delivery{DeliveryState: relay.DeliveryState{Sink: t.Sink, State: relay.StateSkipped, LastError: reason}, OrderKey: t.OrderKey, Reason: reason}
-				r.Deliveries = append(r.Deliveries, d)
-			}
-			r.addOp(relay.SkipReplay(&d.DeliveryState, req, reason, now, maxHistory))
-			return nil
+		p, err := relay.PlanReplay(relay.ReplayEvent{ID: eventID, Subject: r.Subject, Unparsed: r.Unparsed}, own, req, cd, now)
+		if err != nil {
+			return err
 		}
-		res.Queued = 1
-		if d == nil {
+		res = p.Result
+		switch {
+		case p.New && p.Queued:
 			r.Deliveries = append(r.Deliveries, newDelivery(t, now))
-		} else {
-			d.OrderKey = t.OrderKey
-			d.reopen(now)
+		case p.New:
+			r.Deliveries = append(r.Deliveries, &delivery{DeliveryRecord: *p.Record})
+		case p.Queued:
+			d.apply(p.Change)
 		}
-		r.addOp(relay.HistoryEntry{At: now.UTC(), Operator: req.Operator, Action: "replay", Sink: t.Sink})
+		r.addOp(p.Op)
 		return nil
 	})
 	if err != nil {
@@ -613,18 +600,16 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 	if err := s.check(); err != nil {
 		return err
 	}
-	if res.Outcome != "delivered" && res.Outcome != "retry" {
-		return relay.Errorf(relay.EINVALID, "outcome: must be delivered or retry, not %q", res.Outcome)
+	if err := relay.CheckOutcome(res.Outcome); err != nil {
+		return err
 	}
 	validate := func(r *record) (*delivery, error) {
 		d := r.delivery(res.Sink)
-		if d == nil {
-			return nil, relay.Errorf(relay.ENOTFOUND, "event %s has no delivery to sink %q", eventID, res.Sink)
+		var rec *relay.DeliveryRecord
+		if d != nil {
+			rec = &d.DeliveryRecord
 		}
-		if d.State != relay.StateNeedsReview {
-			return nil, relay.Errorf(relay.ECONFLICT, "delivery of %s to %s is %s, not needs_review", eventID, res.Sink, d.State)
-		}
-		return d, nil
+		return d, rec.CheckResolve(eventID, res)
 	}
 	if doc := res.Result["document_number"]; res.Outcome == "delivered" && doc != "" {
 		// Validate first, then write the create-once record, then settle.
@@ -642,8 +627,7 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 		if _, err := validate(r); err != nil {
 			return err
 		}
-		if r.Subject != "" {
-			cd := &relay.CreatedDocument{Sink: res.Sink, Subject: r.Subject, EventID: eventID, DocumentNumber: doc, CreatedAt: now.UTC()}
+		if cd := relay.ResolvedDocument(eventID, r.Subject, res, now); cd != nil {
 			if err := s.putCreated(ctx, cd); err != nil {
 				return err
 			}
@@ -654,20 +638,11 @@ func (s *Store) Resolve(ctx context.Context, eventID string, res relay.Resolutio
 		if err != nil {
 			return err
 		}
-		op := relay.HistoryEntry{At: now.UTC(), Operator: res.Operator, Action: "resolve:" + res.Outcome, Sink: res.Sink}
-		if res.Outcome == "retry" {
-			d.reopen(now)
-			r.addOp(op)
-			return nil
-		}
-		if res.Result != nil {
-			d.Result = res.Result
-			op.Detail = res.Result["document_number"]
-		}
-		d.LastError = ""
-		if err := d.moveTo(relay.StateDelivered, time.Time{}, "resolved by operator", now); err != nil {
+		ch, op, err := d.Resolve(eventID, r.Subject, res, now)
+		if err != nil {
 			return err
 		}
+		d.apply(ch)
 		r.addOp(op)
 		return nil
 	})

@@ -36,11 +36,10 @@ type record struct {
 	Ops            []relay.HistoryEntry `json:"ops,omitempty"`
 }
 
-// delivery is the event's delivery record at one sink plus what places it
-// in the outbox.
+// delivery is the event's delivery record at one sink (the state
+// machine's relay.DeliveryRecord) plus what places it in the outbox.
 type delivery struct {
-	relay.DeliveryState
-	OrderKey string `json:"order_key,omitempty"`
+	relay.DeliveryRecord
 	// Seq orders the entries of one (sink, order key) queue. 0 in a written
 	// value means "the revision of this write": an entry enqueued by a write
 	// takes that write's revision, which is unique and grows with time, and
@@ -52,22 +51,16 @@ type delivery struct {
 	// the oldest-pending age; 0 when it is not open.
 	Since int64 `json:"since,omitempty"`
 	// DeadAt is when it became dead or needs_review.
-	DeadAt        int64  `json:"dead_at,omitempty"`
-	ScheduleStart int    `json:"schedule_start,omitempty"`
-	Reason        string `json:"reason,omitempty"`
+	DeadAt int64 `json:"dead_at,omitempty"`
 	// Owner and Lease say who holds an in-flight claim and until when (wall
 	// clock, unix ns). Another replica takes over an expired lease.
 	Owner string `json:"owner,omitempty"`
 	Lease int64  `json:"lease,omitempty"`
 }
 
-// maxHistory bounds the attempts kept per delivery (the first ones and the
-// latest ones), maxOps the operator actions kept per event; both keep the
-// value that every state change rewrites small.
-const (
-	maxHistory = 50
-	maxOps     = 100
-)
+// maxOps bounds the operator actions kept per event, which keeps the value
+// that every state change rewrites small.
+const maxOps = 100
 
 func decodeRecord(b []byte, rev uint64) (*record, error) {
 	var r record
@@ -139,88 +132,39 @@ func newRecord(e *relay.NewEvent) *record {
 }
 
 func newDelivery(t relay.OutboxTarget, now time.Time) *delivery {
-	d := &delivery{DeliveryState: relay.DeliveryState{Sink: t.Sink}, OrderKey: t.OrderKey}
-	d.enqueue(now)
+	rec, ch := relay.NewDeliveryRecord(t, now)
+	d := &delivery{DeliveryRecord: *rec}
+	d.apply(ch)
 	return d
 }
 
-// enqueue makes d pending, due at now, at the back of its queue.
-func (d *delivery) enqueue(now time.Time) {
-	d.State = relay.StatePending
-	d.Seq = 0
-	d.setDue(now)
-	d.Since = nanos(now)
-	d.DeadAt = 0
+// apply sets d's outbox fields for ch, a change the state machine made to
+// d's record. The create-once record (ch.Created) is the caller's: it is
+// written before the record is.
+func (d *delivery) apply(ch relay.Change) {
 	d.Owner, d.Lease = "", 0
-	d.UpdatedAt = now.UTC()
+	if ch.Enqueue {
+		d.Seq = 0 // the back of its queue: this write's revision
+	}
+	switch {
+	case ch.To == relay.StatePending:
+		d.setDue(ch.Due)
+		if ch.Enqueue || d.Since == 0 {
+			d.Since = nanos(ch.At)
+		}
+		d.DeadAt = 0
+	case ch.DeadLetter:
+		d.Due, d.Since = 0, 0
+		d.DeadAt = nanos(ch.At)
+	default:
+		d.Due, d.Since, d.DeadAt = 0, 0, 0
+	}
 }
 
 func (d *delivery) setDue(t time.Time) {
 	d.Due = nanos(t)
 	at := t.UTC()
 	d.NextAttemptAt = &at
-}
-
-// reopen moves a finished or needs-review delivery back to pending with a
-// fresh schedule, keeping its history. A needs-review delivery keeps its
-// place (it is still the head of its queue); a finished one goes to the back.
-func (d *delivery) reopen(now time.Time) {
-	from := d.State
-	d.ScheduleStart = d.Attempts
-	d.PriorUnknown, d.PriorUnknownAt = false, time.Time{}
-	d.Reason = ""
-	if from == relay.StateNeedsReview {
-		d.State = relay.StatePending
-		d.setDue(now)
-		d.Since = nanos(now)
-		d.DeadAt = 0
-		d.UpdatedAt = now.UTC()
-		return
-	}
-	d.enqueue(now)
-}
-
-// finishTo applies a transition after an attempt at a.At.
-func (d *delivery) finishTo(a relay.Attempt, t relay.Transition) error {
-	d.Attempts++
-	d.History = relay.AppendAttempt(d.History, a, maxHistory)
-	d.LastError = a.Error
-	d.LastStatus = a.StatusCode
-	d.PriorUnknown, d.PriorUnknownAt = t.PriorUnknown, t.PriorUnknownAt
-	if t.KeepSchedule {
-		d.ScheduleStart++
-	}
-	if t.Result != nil {
-		d.Result = t.Result
-	}
-	return d.moveTo(t.State, t.NextAt, t.Reason, a.At)
-}
-
-// moveTo sets d's state, keeping the outbox fields consistent with it.
-func (d *delivery) moveTo(state string, nextAt time.Time, reason string, now time.Time) error {
-	d.Owner, d.Lease = "", 0
-	d.Reason = reason
-	d.UpdatedAt = now.UTC()
-	switch state {
-	case relay.StatePending:
-		d.setDue(nextAt)
-		if d.Since == 0 {
-			d.Since = nanos(now)
-		}
-	case relay.StateDelivered, relay.StateSkipped, relay.StateDead:
-		d.NextAttemptAt, d.Due, d.Since = nil, 0, 0
-		d.DeadAt = 0
-		if state == relay.StateDead {
-			d.DeadAt = nanos(now)
-		}
-	case relay.StateNeedsReview:
-		d.NextAttemptAt, d.Due, d.Since = nil, 0, 0
-		d.DeadAt = nanos(now)
-	default:
-		return fmt.Errorf("natsstore: invalid transition of %s to %q", d.Sink, state)
-	}
-	d.State = state
-	return nil
 }
 
 // nanos converts t to unix nanoseconds; times before 1970 (a zero

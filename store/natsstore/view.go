@@ -27,9 +27,9 @@ type view struct {
 	changed chan struct{}
 
 	events       map[string]*eventEntry
-	byTime       *ordset // (received, 0, id)
-	bySubject    map[string][]*eventEntry
-	dead         *ordset // (dead at, 0, sink, id): dead and needs_review
+	byTime       *ordset            // (received, 0, id)
+	bySubject    map[string]*ordset // subject → (received, 0, id)
+	dead         *ordset            // (dead at, 0, sink, id): dead and needs_review
 	sinks        map[string]*sinkView
 	statusCounts map[string]int64
 	strs         map[string]string // interned strings
@@ -75,7 +75,7 @@ type sinkView struct {
 
 func newView(self string) *view {
 	return &view{self: self, changed: make(chan struct{}), events: map[string]*eventEntry{}, byTime: newOrdset(),
-		bySubject: map[string][]*eventEntry{}, dead: newOrdset(), sinks: map[string]*sinkView{}, statusCounts: map[string]int64{},
+		bySubject: map[string]*ordset{}, dead: newOrdset(), sinks: map[string]*sinkView{}, statusCounts: map[string]int64{},
 		strs: map[string]string{}}
 }
 
@@ -85,7 +85,7 @@ func (v *view) reset() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.loaded, v.rev = false, 0
-	v.events, v.byTime, v.bySubject, v.dead = map[string]*eventEntry{}, newOrdset(), map[string][]*eventEntry{}, newOrdset()
+	v.events, v.byTime, v.bySubject, v.dead = map[string]*eventEntry{}, newOrdset(), map[string]*ordset{}, newOrdset()
 	v.sinks, v.statusCounts = map[string]*sinkView{}, map[string]int64{}
 }
 
@@ -278,17 +278,13 @@ func (v *view) removeEvent(ev *eventEntry) {
 	delete(v.events, ev.id)
 	v.byTime.Delete(ikey{at: ev.received, s1: ev.id})
 	if ev.subject != "" {
-		l := v.bySubject[ev.subject]
-		for i, e := range l {
-			if e == ev {
-				l = append(l[:i], l[i+1:]...)
-				break
+		// An ordered set, not a list: a state change of one event of a
+		// subject costs O(log n) in the subject's history, not O(n).
+		if set := v.bySubject[ev.subject]; set != nil {
+			set.Delete(ikey{at: ev.received, s1: ev.id})
+			if set.Len() == 0 {
+				delete(v.bySubject, ev.subject)
 			}
-		}
-		if len(l) == 0 {
-			delete(v.bySubject, ev.subject)
-		} else {
-			v.bySubject[ev.subject] = l
 		}
 	}
 	v.statusCounts[ev.status]--
@@ -339,7 +335,12 @@ func (v *view) addEvent(ev *eventEntry) map[string]bool {
 	v.events[ev.id] = ev
 	v.byTime.Insert(ikey{at: ev.received, s1: ev.id})
 	if ev.subject != "" {
-		v.bySubject[ev.subject] = append(v.bySubject[ev.subject], ev)
+		set := v.bySubject[ev.subject]
+		if set == nil {
+			set = newOrdset()
+			v.bySubject[ev.subject] = set
+		}
+		set.Insert(ikey{at: ev.received, s1: ev.id})
 	}
 	v.statusCounts[ev.status]++
 	for _, d := range ev.dels {

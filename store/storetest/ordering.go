@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 // waiting to retry or in needs_review; once the earlier one is delivered,
 // skipped or dead, the next goes.
 func testOrdering(t *testing.T, open Opener) {
+	t.Run("LongHistory", func(t *testing.T) { testOrderingLongHistory(t, open) })
 	// three ingests evt_1..evt_3 of subject trx_A, ordered at sinks.
 	three := func(h *harness, sinks ...string) {
 		h.t.Helper()
@@ -114,4 +116,69 @@ func testOrdering(t *testing.T, open Opener) {
 			t.Fatalf("after evt_2 was delivered: claimed %v, want exactly one of evt_1, evt_3", got)
 		}
 	})
+}
+
+// testOrderingLongHistory: ordering holds for a subject that already has a
+// long finished history (SPEC 3: its cost per event does not grow with
+// that history; the bbolt benchmark BenchmarkOrderedIngest measures it).
+// After 2,000 delivered events of trx_A, new ones still wait while the
+// head is in flight, waiting to retry or dead-then-redriven, are released
+// in order, and name what they wait behind.
+func testOrderingLongHistory(t *testing.T, open Opener) {
+	h := newHarness(t, open)
+	const history = 2000
+	target := ordered("trx_A", ap)
+	const batch = 200
+	for start := 0; start < history; start += batch {
+		events := make([]*relay.NewEvent, 0, batch)
+		for i := start; i < start+batch; i++ {
+			events = append(events, spec{id: fmt.Sprintf("old_%04d", i), subject: "trx_A", at: at(i), targets: target}.event())
+		}
+		h.ingest(events...)
+		// One head at a time: each is claimable only once the one before
+		// it is delivered.
+		for i := start; i < start+batch; i++ {
+			h.settle(ap, later, map[string]string{fmt.Sprintf("old_%04d", i): relay.StateDelivered})
+		}
+	}
+	h.wantClaimed(ap, later)
+
+	waits := func(id string) string {
+		h.t.Helper()
+		ds := h.delivery(id, ap)
+		return ds.WaitingFor + " " + ds.WaitingForState
+	}
+	ingestAt := history + 1
+	h.ingest(
+		spec{id: "evt_1", subject: "trx_A", at: at(ingestAt), targets: target}.event(),
+		spec{id: "evt_2", subject: "trx_A", at: at(ingestAt + 1), targets: target}.event(),
+		spec{id: "evt_3", subject: "trx_A", at: at(ingestAt + 2), targets: target}.event(),
+	)
+	if got := waits("evt_2"); got != "evt_1 pending" {
+		t.Errorf("evt_2 waits for %q, want evt_1 pending", got)
+	}
+	h.wantClaimed(ap, later, "evt_1")
+	if got := waits("evt_3"); got != "evt_1 in_flight" {
+		t.Errorf("evt_3 waits for %q, want evt_1 in_flight", got)
+	}
+	retryAt := later.Add(time.Minute)
+	h.finish(ap, "evt_1", attempt(relay.StatePending, later), relay.Transition{State: relay.StatePending, NextAt: retryAt})
+	h.wantClaimed(ap, retryAt.Add(-time.Second)) // nothing behind a retry is due
+	h.wantClaimed(ap, retryAt, "evt_1")
+	h.finish(ap, "evt_1", attempt(relay.StateDelivered, retryAt), relay.Transition{State: relay.StateDelivered})
+	h.wantClaimed(ap, retryAt, "evt_2")
+	h.finish(ap, "evt_2", attempt(relay.StateDead, retryAt), transition(relay.StateDead, retryAt))
+	h.wantClaimed(ap, retryAt, "evt_3")
+	// Redriven while evt_3 is in flight: evt_2 goes to the back and waits.
+	n, err := h.s.Redrive(h.ctx, relay.Redrive{IDs: []string{"evt_2"}, Operator: "ops"}, retryAt)
+	if err != nil || n != 1 {
+		t.Fatalf("Redrive(evt_2) = %d, %v", n, err)
+	}
+	if got := waits("evt_2"); got != "evt_3 in_flight" {
+		t.Errorf("redriven evt_2 waits for %q, want evt_3 in_flight", got)
+	}
+	h.wantClaimed(ap, retryAt)
+	h.finish(ap, "evt_3", attempt(relay.StateSkipped, retryAt), transition(relay.StateSkipped, retryAt))
+	h.wantClaimed(ap, retryAt, "evt_2")
+	h.wantState("old_0000", ap, relay.StateDelivered)
 }
