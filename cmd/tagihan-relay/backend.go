@@ -37,15 +37,15 @@ type backend interface {
 // openBackend picks the admin API or, with --db, the file. write says
 // whether the command changes anything (the file is then opened for
 // writing; import --db creates it).
-func (e *cliEnv) openBackend(write bool) (backend, error) {
+func (e *cliEnv) openBackend(o *adminOpts, write bool) (backend, error) {
 	m, err := e.envMap()
 	if err != nil {
 		return nil, err
 	}
-	if e.dbPath != "" {
-		st, err := store.Open(e.dbPath, store.Options{ReadOnly: !write, LockTimeout: 500 * time.Millisecond})
+	if o.db != "" {
+		st, err := store.Open(o.db, store.Options{ReadOnly: !write, LockTimeout: 500 * time.Millisecond})
 		if errors.Is(err, store.ErrLocked) {
-			return nil, fmt.Errorf("%s is locked by a running tagihan-relay: stop it, or leave out --db to use its admin API", e.dbPath)
+			return nil, fmt.Errorf("%s is locked by a running tagihan-relay: stop it, or leave out --db to use its admin API", o.db)
 		}
 		if err != nil {
 			return nil, err
@@ -67,7 +67,7 @@ func (e *cliEnv) openBackend(write bool) (backend, error) {
 		rc := &relay.Receiver{Store: st, Routes: routes, Source: source}
 		return &localBackend{st: st, ops: &relay.Operations{Store: st, Receiver: rc}, operator: "cli:" + osUser()}, nil
 	}
-	base := e.adminURL
+	base := o.admin
 	if base == "" {
 		addr := m["RELAY_ADMIN_ADDR"]
 		if addr == "" {
@@ -75,7 +75,7 @@ func (e *cliEnv) openBackend(write bool) (backend, error) {
 		}
 		base = "http://" + addr
 	}
-	token := e.token
+	token := o.token
 	if token == "" {
 		token = m["RELAY_ADMIN_TOKEN"]
 	}

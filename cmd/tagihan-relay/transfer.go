@@ -47,25 +47,20 @@ func newProgress(w io.Writer, total int64, what string) *progressbar.ProgressBar
 
 func cmdExport(env *cliEnv, args []string) error {
 	fs := env.flags("export")
-	env.clientFlags(fs)
-	var out, typ, since, until string
+	admin := env.adminFlags(fs)
+	var out, typ string
 	fs.StringVar(&out, "out", "", "write to this file (default stdout)")
 	fs.StringVar(&typ, "type", "", "only this TagihanAI type glob")
-	fs.StringVar(&since, "since", "", "received since (duration or RFC 3339)")
-	fs.StringVar(&until, "until", "", "received until (duration or RFC 3339)")
+	when := timeFlags(fs, "received since (duration or RFC 3339)", "received until (duration or RFC 3339)")
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
 	f := relay.ExportFilter{Type: typ}
-	now := time.Now()
 	var err error
-	if f.Since, err = parseWhen("since", since, now); err != nil {
+	if f.Since, f.Until, err = when.parse(time.Now()); err != nil {
 		return err
 	}
-	if f.Until, err = parseWhen("until", until, now); err != nil {
-		return err
-	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
@@ -115,7 +110,7 @@ const importBatch = 500
 
 func cmdImport(env *cliEnv, args []string) error {
 	fs := env.flags("import")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var route bool
 	fs.BoolVar(&route, "route", false, "route imported events to the configured sinks (default: store only)")
 	if err := env.parse(fs, args); err != nil {
@@ -137,7 +132,7 @@ func cmdImport(env *cliEnv, args []string) error {
 		}
 		r = f
 	}
-	b, err := env.openBackend(true)
+	b, err := env.openBackend(admin, true)
 	if err != nil {
 		return err
 	}
@@ -194,7 +189,7 @@ func cmdImport(env *cliEnv, args []string) error {
 
 func cmdBackup(env *cliEnv, args []string) error {
 	fs := env.flags("backup")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var out string
 	fs.StringVar(&out, "out", "", "file to write the copy to (required)")
 	if err := env.parse(fs, args); err != nil {
@@ -203,7 +198,7 @@ func cmdBackup(env *cliEnv, args []string) error {
 	if out == "" {
 		return &usageError{"backup: --out FILE is required"}
 	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
