@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 )
 
 // errorCode is the short name of a failure for a summary: the admin API's
 // or the domain's error code, else "error".
 func errorCode(err error) string {
-	var ae *apiError
+	var ae *httpapi.APIError
 	if errors.As(err, &ae) {
 		return fmt.Sprintf("%d %s", ae.Status, ae.Code)
 	}

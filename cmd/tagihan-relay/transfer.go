@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/store"
 )
 
@@ -141,9 +141,7 @@ func cmdImport(env *cliEnv, args []string) error {
 	if bar != nil {
 		r = io.TeeReader(r, bar)
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), httpapi.MaxImportLine)
-	imported, skipped, line := 0, 0, 0
+	imported, skipped := 0, 0
 	var batch []*relay.ExportRecord
 	flush := func() error {
 		if len(batch) == 0 {
@@ -155,14 +153,14 @@ func cmdImport(env *cliEnv, args []string) error {
 		batch = batch[:0]
 		return err
 	}
-	for sc.Scan() {
-		line++
-		if len(sc.Bytes()) == 0 {
-			continue
+	er := relay.NewExportReader(r)
+	for {
+		rec, err := er.Next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		rec, err := relay.ParseExportRecord(sc.Bytes())
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return err
 		}
 		batch = append(batch, rec)
 		if len(batch) == importBatch {
@@ -170,9 +168,6 @@ func cmdImport(env *cliEnv, args []string) error {
 				return err
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
 	}
 	if err := flush(); err != nil {
 		return err
