@@ -71,7 +71,10 @@ func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ExportCutError is an ExportFailure line: the export stopped there.
-type ExportCutError struct{ ExportFailure }
+type ExportCutError struct {
+	Code    string // the failure's error code
+	Message string
+}
 
 func (e *ExportCutError) Error() string { return "export cut short: " + e.Message }
 
@@ -88,7 +91,7 @@ func (r *ExportReader) Next() (*ExportRecord, error) {
 		}
 		var f ExportFailure
 		if bytes.Contains(b, []byte(`"error"`)) && json.Unmarshal(b, &f) == nil && f.Error != "" {
-			return nil, &ExportCutError{f}
+			return nil, &ExportCutError{Code: f.Error, Message: f.Message}
 		}
 		rec, err := ParseExportRecord(b)
 		if err != nil {
