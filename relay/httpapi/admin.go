@@ -296,8 +296,11 @@ func handleExport(ops *relay.Operations) echo.HandlerFunc {
 		ew := relay.NewExportWriter(bw)
 		if err := ops.Export(c.Request().Context(), f, ew.Write); err != nil {
 			// The status is sent; end the stream with an error line so a
-			// reader never mistakes a cut export for a whole one.
+			// reader never mistakes a cut export for a whole one, and
+			// return the error for errorHandler to log.
 			_ = ew.Fail(err)
+			_ = bw.Flush()
+			return err
 		}
 		return bw.Flush()
 	}
