@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -277,4 +278,15 @@ func ParseExportRecord(line []byte) (*ExportRecord, error) {
 		return nil, Errorf(EINVALID, "import line: %v", err)
 	}
 	return &r, nil
+}
+
+// Export calls fn for each stored delivery matching f, oldest first.
+func (o *Operations) Export(ctx context.Context, f ExportFilter, fn func(*ExportRecord) error) error {
+	return o.Store.Export(ctx, f, fn)
+}
+
+// Backup writes a consistent copy of the whole store to w (see
+// Store.Backup) and returns the bytes written.
+func (o *Operations) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	return o.Store.Backup(ctx, w)
 }

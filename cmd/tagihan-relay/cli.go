@@ -23,11 +23,9 @@ type cliEnv struct {
 	stdout  io.Writer
 	stderr  io.Writer
 
-	envFile  string
-	adminURL string
-	token    string
-	dbPath   string
-	json     bool
+	envFile string
+	// asJSON is the --json flag of the running command, if it has one.
+	asJSON *bool
 }
 
 // flags returns a FlagSet with the flags every command shares.
@@ -40,12 +38,50 @@ func (e *cliEnv) flags(name string) *flag.FlagSet {
 	return fs
 }
 
-// clientFlags adds the flags of commands that talk to the admin API.
-func (e *cliEnv) clientFlags(fs *flag.FlagSet) {
-	fs.StringVar(&e.adminURL, "admin", "", "admin API base URL (default http://<RELAY_ADMIN_ADDR>)")
-	fs.StringVar(&e.token, "token", "", "admin token (default RELAY_ADMIN_TOKEN)")
-	fs.StringVar(&e.dbPath, "db", "", "open this database file directly (service stopped)")
-	fs.BoolVar(&e.json, "json", false, "print JSON (NDJSON for lists) even on a terminal")
+// adminOpts are the flags of a command that talks to the admin API or,
+// with --db, opens the database file.
+type adminOpts struct {
+	admin string
+	token string
+	db    string
+	json  bool
+}
+
+// adminFlags registers --admin, --token, --db and --json on fs, bound into
+// the returned options (the command opens its backend with them).
+func (e *cliEnv) adminFlags(fs *flag.FlagSet) *adminOpts {
+	o := &adminOpts{}
+	fs.StringVar(&o.admin, "admin", "", "admin API base URL (default http://<RELAY_ADMIN_ADDR>)")
+	fs.StringVar(&o.token, "token", "", "admin token (default RELAY_ADMIN_TOKEN)")
+	fs.StringVar(&o.db, "db", "", "open this database file directly (service stopped)")
+	fs.BoolVar(&o.json, "json", false, "print JSON (NDJSON for lists) even on a terminal")
+	e.asJSON = &o.json
+	return o
+}
+
+// timeRange is a command's --since and --until.
+type timeRange struct{ since, until string }
+
+// timeFlags registers --since and, when untilHelp is not "", --until on fs.
+func timeFlags(fs *flag.FlagSet, sinceHelp, untilHelp string) *timeRange {
+	r := &timeRange{}
+	fs.StringVar(&r.since, "since", "", sinceHelp)
+	if untilHelp != "" {
+		fs.StringVar(&r.until, "until", "", untilHelp)
+	}
+	return r
+}
+
+// set reports whether either bound was given.
+func (r *timeRange) set() bool { return r.since != "" || r.until != "" }
+
+// parse returns the bounds (zero when not given) measured back from now.
+func (r *timeRange) parse(now time.Time) (since, until time.Time, err error) {
+	if since, err = parseWhen("since", r.since, now); err != nil {
+		return
+	}
+	until, err = parseWhen("until", r.until, now)
+	return
 }
 
 // parse parses flags that may come before or after positional arguments.
@@ -54,8 +90,7 @@ func (e *cliEnv) parse(fs *flag.FlagSet, args []string) error {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				printHelp(e.stdout, fs.Name(), fs)
-				return errHelp
+				return &helpRequest{fs: fs}
 			}
 			return &usageError{fmt.Sprintf("%s: %v (run `tagihan-relay %s --help`)", fs.Name(), err, fs.Name())}
 		}
@@ -104,7 +139,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // wantJSON reports whether output should be JSON.
-func (e *cliEnv) wantJSON() bool { return e.json || !isTerminal(e.stdout) }
+func (e *cliEnv) wantJSON() bool { return (e.asJSON != nil && *e.asJSON) || !isTerminal(e.stdout) }
 
 func (e *cliEnv) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)

@@ -19,31 +19,10 @@ func osUser() string {
 	return "unknown"
 }
 
-func cmdEvents(env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		printHelp(env.stderr, "events", nil)
-		return &usageError{"events: give list, show ID or resolve ID"}
-	}
-	if isHelp(args[0]) {
-		printHelp(env.stdout, "events", nil)
-		return errHelp
-	}
-	switch args[0] {
-	case "list":
-		return cmdEventsList(env, args[1:])
-	case "show":
-		return cmdEventsShow(env, args[1:])
-	case "resolve":
-		return cmdEventsResolve(env, args[1:])
-	}
-	return &usageError{fmt.Sprintf("events: unknown subcommand %q (list, show, resolve)", args[0])}
-}
-
 func cmdEventsList(env *cliEnv, args []string) error {
 	fs := env.flags("events list")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var f relay.EventFilter
-	var since, until string
 	var all bool
 	var limit int
 	fs.StringVar(&f.Q, "q", "", "find by event id, document number, subject or counterparty name")
@@ -51,26 +30,21 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob, e.g. transaction.*")
 	fs.StringVar(&f.Status, "status", "", "unparsed, unrouted, pending, delivered, dead or needs_review")
 	fs.StringVar(&f.Subject, "subject", "", "transaction/payment/subscription/party id")
-	fs.StringVar(&since, "since", "", "from (duration back from now, or RFC 3339)")
-	fs.StringVar(&until, "until", "", "until (duration back from now, or RFC 3339)")
+	when := timeFlags(fs, "from (duration back from now, or RFC 3339)", "until (duration back from now, or RFC 3339)")
 	fs.IntVar(&limit, "limit", 0, "stop after N events (default: every match as JSON, 100 on a terminal)")
 	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
 	fs.BoolVar(&all, "all", false, "on a terminal too, list every match")
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
-	now := time.Now()
 	var err error
-	if f.Since, err = parseWhen("since", since, now); err != nil {
-		return err
-	}
-	if f.Until, err = parseWhen("until", until, now); err != nil {
+	if f.Since, f.Until, err = when.parse(time.Now()); err != nil {
 		return err
 	}
 	if limit < 0 {
 		return &usageError{"events list: --limit must be 1 or more"}
 	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
@@ -188,14 +162,14 @@ func dash(s string) string {
 
 func cmdEventsShow(env *cliEnv, args []string) error {
 	fs := env.flags("events show")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return &usageError{"events show: give one event ID"}
 	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
@@ -287,7 +261,7 @@ func statusText(code int) string {
 
 func cmdEventsResolve(env *cliEnv, args []string) error {
 	fs := env.flags("events resolve")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var res relay.Resolution
 	var delivered, retry bool
 	var doc string
@@ -308,7 +282,7 @@ func cmdEventsResolve(env *cliEnv, args []string) error {
 			res.Result = map[string]string{"document_number": doc}
 		}
 	}
-	b, err := env.openBackend(true)
+	b, err := env.openBackend(admin, true)
 	if err != nil {
 		return err
 	}
@@ -323,35 +297,16 @@ func cmdEventsResolve(env *cliEnv, args []string) error {
 	return nil
 }
 
-func cmdDeadLetters(env *cliEnv, args []string) error {
-	if len(args) == 0 {
-		printHelp(env.stderr, "dead-letters", nil)
-		return &usageError{"dead-letters: give list or redrive"}
-	}
-	if isHelp(args[0]) {
-		printHelp(env.stdout, "dead-letters", nil)
-		return errHelp
-	}
-	switch args[0] {
-	case "list":
-		return cmdDeadLettersList(env, args[1:])
-	case "redrive":
-		return cmdDeadLettersRedrive(env, args[1:])
-	}
-	return &usageError{fmt.Sprintf("dead-letters: unknown subcommand %q (list, redrive)", args[0])}
-}
-
 func cmdDeadLettersList(env *cliEnv, args []string) error {
 	fs := env.flags("dead-letters list")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var f relay.DeadLetterFilter
-	var since string
 	var limit int
 	var all bool
 	fs.StringVar(&f.Sink, "sink", "", "only this sink (a configured sink name)")
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob")
 	fs.StringVar(&f.State, "state", "", "dead or needs_review (default both)")
-	fs.StringVar(&since, "since", "", "dead since (duration or RFC 3339)")
+	when := timeFlags(fs, "dead since (duration or RFC 3339)", "")
 	fs.IntVar(&limit, "limit", 0, "stop after N (default: all as JSON, 100 on a terminal)")
 	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
 	fs.BoolVar(&all, "all", false, "on a terminal too, list every one")
@@ -359,13 +314,13 @@ func cmdDeadLettersList(env *cliEnv, args []string) error {
 		return err
 	}
 	var err error
-	if f.Since, err = parseWhen("since", since, time.Now()); err != nil {
+	if f.Since, _, err = when.parse(time.Now()); err != nil {
 		return err
 	}
 	if limit < 0 {
 		return &usageError{"dead-letters list: --limit must be 1 or more"}
 	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
@@ -413,7 +368,7 @@ func truncate(s string, n int) string {
 
 func cmdDeadLettersRedrive(env *cliEnv, args []string) error {
 	fs := env.flags("dead-letters redrive")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var r relay.Redrive
 	fs.StringVar(&r.Sink, "sink", "", "only this sink's dead letters (with IDs: only that sink's deliveries)")
 	fs.StringVar(&r.Type, "type", "", "only events of this TagihanAI type glob")
@@ -425,7 +380,7 @@ func cmdDeadLettersRedrive(env *cliEnv, args []string) error {
 	if r.Empty() {
 		return &usageError{"dead-letters redrive: give IDs, --sink, --type or --all"}
 	}
-	b, err := env.openBackend(true)
+	b, err := env.openBackend(admin, true)
 	if err != nil {
 		return err
 	}

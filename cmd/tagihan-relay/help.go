@@ -11,27 +11,48 @@ import (
 // errHelp is returned after --help printed a command's help: exit 0.
 var errHelp = errors.New("help shown")
 
-// commandHelp is the help of one command or subcommand.
-type commandHelp struct {
+// helpRequest is a command's --help: run prints the help of fs's command
+// (exit 0). Printing it there keeps the commands table free of a cycle.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (*helpRequest) Error() string { return "help requested" }
+
+// command is one command or subcommand ("events list"). The top-level
+// usage and every --help are generated from the table.
+type command struct {
+	name     string // "replay", or "events list" for a subcommand
+	section  string // the top-level usage's group; "" for a subcommand
+	summary  string // one line in the top-level usage, after the usage
 	usage    string // after "Usage: tagihan-relay "
 	about    string
 	examples []string
+	missing  string // a group's answer when no subcommand is given
+	// run runs the command (a leaf) with the arguments after its name;
+	// a group (run nil) dispatches to the commands named "group sub".
+	run func(env *cliEnv, args []string) error
 }
 
-// helps holds the help of every command, by FlagSet name; the groups
-// ("events", "dead-letters") list their subcommands.
-var helps = map[string]commandHelp{
-	"serve": {
-		usage: "serve [--env-file F]",
-		about: "Run the service: the webhook listener (RELAY_LISTEN_ADDR), the admin API, metrics and console (RELAY_ADMIN_ADDR).\nWith no configuration it keeps data in ./data, creates a development secret and relays to stdout.",
+// commands is every command, in the order of the top-level usage.
+var commands = []*command{
+	{
+		name:    "serve",
+		run:     cmdServe,
+		section: "Service",
+		summary: "run the service (webhook + admin listeners)",
+		usage:   "serve [--env-file F]",
+		about:   "Run the service: the webhook listener (RELAY_LISTEN_ADDR), the admin API, metrics and console (RELAY_ADMIN_ADDR).\nWith no configuration it keeps data in ./data, creates a development secret and relays to stdout.",
 		examples: []string{
 			"tagihan-relay serve",
 			"tagihan-relay serve --env-file config.env",
 		},
 	},
-	"send": {
-		usage: "send TYPE [--url U] [--secret S] [--id ID] [--subject ID] [--document-number N] [--print]",
-		about: "Post a realistic signed TagihanAI delivery of TYPE, like `stripe trigger`. --subject sends it for an existing\ntransaction (or payment, subscription, party) id: a second transaction.sent for the same subject shows create-once.",
+	{
+		name:    "send",
+		run:     cmdSend,
+		section: "Development",
+		summary: "post a realistic signed TagihanAI delivery of TYPE\n(send --list shows the 24 types)",
+		usage:   "send TYPE [--url U] [--secret S] [--id ID] [--subject ID] [--document-number N] [--print]",
+		about:   "Post a realistic signed TagihanAI delivery of TYPE, like `stripe trigger`. --subject sends it for an existing\ntransaction (or payment, subscription, party) id: a second transaction.sent for the same subject shows create-once.",
 		examples: []string{
 			"tagihan-relay send --list",
 			"tagihan-relay send transaction.sent",
@@ -39,24 +60,46 @@ var helps = map[string]commandHelp{
 			"tagihan-relay send payment.received --url http://localhost:3000/webhooks/tagihanai --secret whsec_local",
 		},
 	},
-	"verify": {
-		usage: "verify --body FILE (--header \"X-TagihanAI-Signature: ...\" | --signature SIG [--timestamp TS]) [--secret S]",
-		about: "Explain why a received signature passes or fails (wrong secret, stale timestamp, body changed, encoding).",
+	{
+		name:    "verify",
+		run:     cmdVerify,
+		section: "Development",
+		summary: "explain why a signature passes or fails",
+		usage:   "verify --body FILE (--header \"X-TagihanAI-Signature: ...\" | --signature SIG [--timestamp TS]) [--secret S]",
+		about:   "Explain why a received signature passes or fails (wrong secret, stale timestamp, body changed, encoding).",
 		examples: []string{
 			"tagihan-relay verify --body body.json --header 'X-TagihanAI-Signature: t=1772442000,v1=5f2c...' --secret whsec_...",
 			"pbpaste | tagihan-relay verify --body - --signature 't=1772442000,v1=5f2c...'",
 		},
 	},
-	"events": {
-		usage: "events (list | show ID | resolve ID) [flags]",
-		about: "Stored events. Subcommands:\n  list      find events (q, type, status, subject, time)\n  show      one event: headers, body, CloudEvent, every delivery attempt\n  resolve   settle a needs-review delivery\nRun `tagihan-relay events list --help` (etc.) for each one's flags.",
+	{
+		name:    "replay",
+		run:     cmdReplay,
+		section: "Development",
+		summary: "re-deliver stored events to a URL, signed like TagihanAI, or to a sink",
+		usage:   "replay [ID...] [--type GLOB] [--since D] [--until D] (--to URL [--secret S] [--rate N/s] | --sink NAME) [--dry-run]",
+		about:   "Re-deliver stored events: --to posts each stored body byte for byte to URL, re-signed like TagihanAI with a\nfresh timestamp; --sink queues a new delivery to a configured sink.",
+		examples: []string{
+			"tagihan-relay replay --type transaction.paid --since 24h --to http://localhost:3000/webhooks/tagihanai --secret whsec_local",
+			"tagihan-relay replay evt_9f2c... --sink erp",
+			"tagihan-relay replay --since 1h --to http://localhost:3000/hook --rate 5/s --dry-run",
+		},
+	},
+	{
+		name:    "events",
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		usage:   "events (list | show ID | resolve ID) [flags]",
+		missing: "give list, show ID or resolve ID",
+		about:   "Stored events. Subcommands:\n  list      find events (q, type, status, subject, time)\n  show      one event: headers, body, CloudEvent, every delivery attempt\n  resolve   settle a needs-review delivery\nRun `tagihan-relay events list --help` (etc.) for each one's flags.",
 		examples: []string{
 			"tagihan-relay events list --q INV-2026-0042",
 			"tagihan-relay events show evt_9f2c...",
 		},
 	},
-	"events list": {
-		usage: "events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C]",
+	{
+		name:  "events list",
+		run:   cmdEventsList,
+		usage: "events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C] [--all]",
 		about: "List events, newest first. As JSON (piped, or --json) it prints every match as NDJSON, following the cursor\nto the end; --limit N stops after N. On a terminal it prints one page (--limit, default 100) and says how to get more.",
 		examples: []string{
 			"tagihan-relay events list --q INV-2026-0042",
@@ -64,7 +107,9 @@ var helps = map[string]commandHelp{
 			"tagihan-relay events list --json --since 7d | jq -r .id",
 		},
 	},
-	"events show": {
+	{
+		name:  "events show",
+		run:   cmdEventsShow,
 		usage: "events show ID",
 		about: "Show one event: status, every delivery per sink with its attempts, the created document, headers, body and CloudEvent.",
 		examples: []string{
@@ -72,7 +117,9 @@ var helps = map[string]commandHelp{
 			"tagihan-relay events show evt_9f2c... --json | jq .deliveries",
 		},
 	},
-	"events resolve": {
+	{
+		name:  "events resolve",
+		run:   cmdEventsResolve,
 		usage: "events resolve ID --sink S (--delivered [--document-number N] | --retry)",
 		about: "Settle a needs-review delivery after checking the sink: --delivered when the document exists there,\n--retry when it does not (the relay sends it again).",
 		examples: []string{
@@ -80,16 +127,21 @@ var helps = map[string]commandHelp{
 			"tagihan-relay events resolve evt_9f2c... --sink accounting --retry",
 		},
 	},
-	"dead-letters": {
-		usage: "dead-letters (list | redrive) [flags]",
-		about: "Deliveries that gave up (dead) or need an operator (needs_review). Subcommands:\n  list      list them\n  redrive   send dead ones again\nRun `tagihan-relay dead-letters list --help` (etc.) for each one's flags.",
+	{
+		name:    "dead-letters",
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		usage:   "dead-letters (list | redrive) [flags]",
+		missing: "give list or redrive",
+		about:   "Deliveries that gave up (dead) or need an operator (needs_review). Subcommands:\n  list      list them\n  redrive   send dead ones again\nRun `tagihan-relay dead-letters list --help` (etc.) for each one's flags.",
 		examples: []string{
 			"tagihan-relay dead-letters list --sink erp",
 			"tagihan-relay dead-letters redrive --sink erp --type 'payment.*'",
 		},
 	},
-	"dead-letters list": {
-		usage: "dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N]",
+	{
+		name:  "dead-letters list",
+		run:   cmdDeadLettersList,
+		usage: "dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]",
 		about: "List dead and needs-review deliveries, newest first. As JSON (piped, or --json) it prints every one as NDJSON,\nfollowing the cursor to the end; --limit N stops after N. --sink must name a configured sink.",
 		examples: []string{
 			"tagihan-relay dead-letters list",
@@ -97,7 +149,9 @@ var helps = map[string]commandHelp{
 			"tagihan-relay dead-letters list --json | jq -r .event_id",
 		},
 	},
-	"dead-letters redrive": {
+	{
+		name:  "dead-letters redrive",
+		run:   cmdDeadLettersRedrive,
 		usage: "dead-letters redrive (ID... | --sink S | --type GLOB | --all)",
 		about: "Move dead deliveries back to pending with a fresh schedule. Unknown event ids and sinks are refused.\nneeds_review deliveries are never redriven in bulk: resolve them with `events resolve`.",
 		examples: []string{
@@ -106,50 +160,58 @@ var helps = map[string]commandHelp{
 			"tagihan-relay dead-letters redrive --all",
 		},
 	},
-	"replay": {
-		usage: "replay [ID...] [--type GLOB] [--since D] [--until D] (--to URL [--secret S] [--rate N/s] | --sink NAME) [--dry-run]",
-		about: "Re-deliver stored events: --to posts each stored body byte for byte to URL, re-signed like TagihanAI with a\nfresh timestamp; --sink queues a new delivery to a configured sink.",
-		examples: []string{
-			"tagihan-relay replay --type transaction.paid --since 24h --to http://localhost:3000/webhooks/tagihanai --secret whsec_local",
-			"tagihan-relay replay evt_9f2c... --sink erp",
-			"tagihan-relay replay --since 1h --to http://localhost:3000/hook --rate 5/s --dry-run",
-		},
-	},
-	"export": {
-		usage: "export [--out FILE] [--type GLOB] [--since D] [--until D]",
-		about: "Write stored deliveries as NDJSON (id, received_at, headers, body_base64, event, status), to stdout by default.",
+	{
+		name:    "export",
+		run:     cmdExport,
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		usage:   "export [--out FILE] [--type GLOB] [--since D] [--until D]",
+		about:   "Write stored deliveries as NDJSON (id, received_at, headers, body_base64, event, status), to stdout by default.",
 		examples: []string{
 			"tagihan-relay export --since 24h --out yesterday.ndjson",
 			"tagihan-relay export --db data/relay.db --type 'transaction.*' > invoices.ndjson",
 		},
 	},
-	"import": {
-		usage: "import FILE [--route]",
-		about: "Read an export (FILE, or - for stdin); existing event ids are skipped. --route also sends the imported events\nto the configured sinks. import --db creates the file when it does not exist.",
+	{
+		name:    "import",
+		run:     cmdImport,
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		usage:   "import FILE [--route]",
+		about:   "Read an export (FILE, or - for stdin); existing event ids are skipped. --route also sends the imported events\nto the configured sinks. import --db creates the file when it does not exist.",
 		examples: []string{
 			"tagihan-relay import yesterday.ndjson",
 			"tagihan-relay import --db /tmp/dev/relay.db yesterday.ndjson --route",
 		},
 	},
-	"backup": {
-		usage: "backup --out FILE",
-		about: "Write a consistent hot copy of the database (through the admin API, or --db while the service is stopped).",
+	{
+		name:    "backup",
+		run:     cmdBackup,
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		usage:   "backup --out FILE",
+		about:   "Write a consistent hot copy of the database (through the admin API, or --db while the service is stopped).",
 		examples: []string{
 			"tagihan-relay backup --out relay-backup.db",
 			"tagihan-relay backup --db data/relay.db --out relay-backup.db",
 		},
 	},
-	"compact": {
-		usage: "compact --db FILE [--out FILE]",
-		about: "Rewrite a stopped service's database to give free pages back to the file system (keeps FILE.bak).",
+	{
+		name:    "compact",
+		run:     cmdCompact,
+		section: "Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline)",
+		summary: "(offline) rewrite the database to reclaim space",
+		usage:   "compact --db FILE [--out FILE]",
+		about:   "Rewrite a stopped service's database to give free pages back to the file system (keeps FILE.bak).",
 		examples: []string{
 			"tagihan-relay compact --db data/relay.db",
 			"tagihan-relay compact --db data/relay.db --out /tmp/relay-compact.db",
 		},
 	},
-	"healthcheck": {
-		usage: "healthcheck [--live] [--url U]",
-		about: "Exit 0 when the service's /readyz (or with --live /healthz) answers 200: a container HEALTHCHECK without curl.",
+	{
+		name:    "healthcheck",
+		run:     cmdHealthcheck,
+		section: "Container",
+		summary: "exit 0 when /readyz (or /healthz) answers 200",
+		usage:   "healthcheck [--live] [--url U]",
+		about:   "Exit 0 when the service's /readyz (or with --live /healthz) answers 200: a container HEALTHCHECK without curl.",
 		examples: []string{
 			"tagihan-relay healthcheck",
 			"tagihan-relay healthcheck --live --url http://127.0.0.1:8080",
@@ -157,13 +219,113 @@ var helps = map[string]commandHelp{
 	},
 }
 
+// findCommand returns the command called name ("events list"), or nil.
+func findCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// subcommands returns the commands of the group called name.
+func subcommands(name string) []*command {
+	var subs []*command
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, name+" ") {
+			subs = append(subs, c)
+		}
+	}
+	return subs
+}
+
+// runGroup dispatches a group's first argument to its subcommand.
+func runGroup(env *cliEnv, g *command, args []string) error {
+	subs := subcommands(g.name)
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = strings.TrimPrefix(s.name, g.name+" ")
+	}
+	if len(args) == 0 {
+		printHelp(env.stderr, g.name, nil)
+		return &usageError{fmt.Sprintf("%s: %s", g.name, g.missing)}
+	}
+	if isHelp(args[0]) {
+		printHelp(env.stdout, g.name, nil)
+		return errHelp
+	}
+	if c := findCommand(g.name + " " + args[0]); c != nil {
+		return c.run(env, args[1:])
+	}
+	return &usageError{fmt.Sprintf("%s: unknown subcommand %q (%s)", g.name, args[0], strings.Join(names, ", "))}
+}
+
+// usageHeader and usageFooter frame the generated list of commands.
+const (
+	usageHeader = "tagihan-relay — receive, verify, store and relay TagihanAI webhooks\n\nUsage: tagihan-relay <command> [flags] [args]\n"
+	usageFooter = `
+Every command takes --help (usage, flags, examples); "tagihan-relay help CMD" is the same.
+Common flags: --env-file F, --admin URL, --token T, --db FILE, --json
+Durations for --since/--until: 24h, 90m, or RFC 3339 times.
+
+Environment: see README.md and config.example.env.
+`
+	// summaryColumn is where a command's summary starts.
+	summaryColumn = 35
+)
+
+// usage is the top-level usage: the commands by section, a group's
+// subcommands in place of the group.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(usageHeader)
+	section := ""
+	for _, c := range commands {
+		if c.section == "" {
+			continue
+		}
+		if c.section != section {
+			section = c.section
+			fmt.Fprintf(&b, "\n%s:\n", section)
+		}
+		if c.run == nil {
+			for _, s := range subcommands(c.name) {
+				fmt.Fprintf(&b, "  %s\n", s.usage)
+			}
+			continue
+		}
+		writeUsageLine(&b, c)
+	}
+	b.WriteString(usageFooter)
+	return b.String()
+}
+
+// writeUsageLine writes a command's usage and its summary, aligned at
+// summaryColumn (on the next lines when the usage is long).
+func writeUsageLine(b *strings.Builder, c *command) {
+	line := "  " + c.usage
+	lines := strings.Split(c.summary, "\n")
+	if c.summary == "" {
+		lines = nil
+	}
+	if len(lines) > 0 && len(line) < summaryColumn-1 {
+		line += strings.Repeat(" ", summaryColumn-len(line)) + lines[0]
+		lines = lines[1:]
+	}
+	b.WriteString(line + "\n")
+	for _, l := range lines {
+		b.WriteString(strings.Repeat(" ", summaryColumn) + l + "\n")
+	}
+}
+
 // printHelp writes the help of the command called name, with fs's flags.
 func printHelp(w io.Writer, name string, fs *flag.FlagSet) {
-	h, ok := helps[name]
-	if !ok {
-		h = commandHelp{usage: name + " [flags]"}
+	c := findCommand(name)
+	if c == nil {
+		c = &command{usage: name + " [flags]"}
 	}
-	fmt.Fprintf(w, "Usage: tagihan-relay %s\n\n%s\n", h.usage, h.about)
+	fmt.Fprintf(w, "Usage: tagihan-relay %s\n\n%s\n", c.usage, c.about)
 	if fs != nil {
 		var flags strings.Builder
 		fs.SetOutput(&flags)
@@ -172,9 +334,9 @@ func printHelp(w io.Writer, name string, fs *flag.FlagSet) {
 			fmt.Fprintf(w, "\nFlags:\n%s", flags.String())
 		}
 	}
-	if len(h.examples) > 0 {
+	if len(c.examples) > 0 {
 		fmt.Fprintln(w, "\nExamples:")
-		for _, e := range h.examples {
+		for _, e := range c.examples {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -44,10 +45,15 @@ func exitCode(err error) int {
 // tests start it with their own environment and buffers.
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return &usageError{"no command given"}
 	}
 	err := runCommand(ctx, args, environ, stdin, stdout, stderr)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		printHelp(stdout, h.fs.Name(), h.fs)
+		return nil
+	}
 	if errors.Is(err, errHelp) {
 		return nil
 	}
@@ -55,83 +61,30 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 }
 
 func runCommand(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd, rest := args[0], args[1:]
+	name, rest := args[0], args[1:]
 	env := &cliEnv{ctx: ctx, environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
-	switch cmd {
-	case "serve":
-		return cmdServe(env, rest)
-	case "send":
-		return cmdSend(env, rest)
-	case "verify":
-		return cmdVerify(env, rest)
-	case "events":
-		return cmdEvents(env, rest)
-	case "dead-letters":
-		return cmdDeadLetters(env, rest)
-	case "replay":
-		return cmdReplay(env, rest)
-	case "export":
-		return cmdExport(env, rest)
-	case "import":
-		return cmdImport(env, rest)
-	case "backup":
-		return cmdBackup(env, rest)
-	case "compact":
-		return cmdCompact(env, rest)
-	case "healthcheck":
-		return cmdHealthcheck(env, rest)
+	switch name {
 	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] != cmd {
+		if len(rest) > 0 && rest[0] != name {
 			// help CMD [SUB]: the same as CMD [SUB] --help.
 			return runCommand(ctx, append(rest[:len(rest):len(rest)], "--help"), environ, stdin, stdout, stderr)
 		}
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return nil
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tagihan-relay", version)
 		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return &usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
+	c := findCommand(name)
+	switch {
+	case c == nil || strings.Contains(name, " "):
+		fmt.Fprint(stderr, usage())
+		return &usageError{fmt.Sprintf("unknown command %q", name)}
+	case c.run == nil:
+		return runGroup(env, c, rest)
+	}
+	return c.run(env, rest)
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
-
-const usage = `tagihan-relay — receive, verify, store and relay TagihanAI webhooks
-
-Usage: tagihan-relay <command> [flags] [args]
-
-Service:
-  serve [--env-file F]             run the service (webhook + admin listeners)
-
-Development:
-  send TYPE [--url U] [--secret S] [--id ID] [--subject ID] [--document-number N]
-                                   post a realistic signed TagihanAI delivery of TYPE
-                                   (send --list shows the 24 types)
-  verify --body FILE (--header "X-TagihanAI-Signature: ..." | --signature SIG [--timestamp TS]) [--secret S]
-                                   explain why a signature passes or fails
-  replay [ID...] [--type GLOB] [--since D] (--to URL [--secret S] [--rate N/s] | --sink NAME) [--dry-run]
-                                   re-deliver stored events to a URL, signed like TagihanAI, or to a sink
-
-Operating (admin API at RELAY_ADMIN_ADDR, or --db FILE offline):
-  events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C] [--all]
-  events show ID
-  events resolve ID --sink S (--delivered [--document-number N] | --retry)
-  dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]
-  dead-letters redrive (ID... | --sink S | --type GLOB | --all)
-  export [--out FILE] [--type GLOB] [--since D] [--until D]
-  import FILE [--route]
-  backup --out FILE
-  compact --db FILE [--out FILE]   (offline) rewrite the database to reclaim space
-
-Container:
-  healthcheck [--live] [--url U]   exit 0 when /readyz (or /healthz) answers 200
-
-Every command takes --help (usage, flags, examples); "tagihan-relay help CMD" is the same.
-Common flags: --env-file F, --admin URL, --token T, --db FILE, --json
-Durations for --since/--until: 24h, 90m, or RFC 3339 times.
-
-Environment: see README.md and config.example.env.
-`

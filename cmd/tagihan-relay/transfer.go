@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
-	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/store"
 )
 
@@ -47,25 +47,20 @@ func newProgress(w io.Writer, total int64, what string) *progressbar.ProgressBar
 
 func cmdExport(env *cliEnv, args []string) error {
 	fs := env.flags("export")
-	env.clientFlags(fs)
-	var out, typ, since, until string
+	admin := env.adminFlags(fs)
+	var out, typ string
 	fs.StringVar(&out, "out", "", "write to this file (default stdout)")
 	fs.StringVar(&typ, "type", "", "only this TagihanAI type glob")
-	fs.StringVar(&since, "since", "", "received since (duration or RFC 3339)")
-	fs.StringVar(&until, "until", "", "received until (duration or RFC 3339)")
+	when := timeFlags(fs, "received since (duration or RFC 3339)", "received until (duration or RFC 3339)")
 	if err := env.parse(fs, args); err != nil {
 		return err
 	}
 	f := relay.ExportFilter{Type: typ}
-	now := time.Now()
 	var err error
-	if f.Since, err = parseWhen("since", since, now); err != nil {
+	if f.Since, f.Until, err = when.parse(time.Now()); err != nil {
 		return err
 	}
-	if f.Until, err = parseWhen("until", until, now); err != nil {
-		return err
-	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}
@@ -115,7 +110,7 @@ const importBatch = 500
 
 func cmdImport(env *cliEnv, args []string) error {
 	fs := env.flags("import")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var route bool
 	fs.BoolVar(&route, "route", false, "route imported events to the configured sinks (default: store only)")
 	if err := env.parse(fs, args); err != nil {
@@ -137,7 +132,7 @@ func cmdImport(env *cliEnv, args []string) error {
 		}
 		r = f
 	}
-	b, err := env.openBackend(true)
+	b, err := env.openBackend(admin, true)
 	if err != nil {
 		return err
 	}
@@ -146,9 +141,7 @@ func cmdImport(env *cliEnv, args []string) error {
 	if bar != nil {
 		r = io.TeeReader(r, bar)
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), httpapi.MaxImportLine)
-	imported, skipped, line := 0, 0, 0
+	imported, skipped := 0, 0
 	var batch []*relay.ExportRecord
 	flush := func() error {
 		if len(batch) == 0 {
@@ -160,14 +153,14 @@ func cmdImport(env *cliEnv, args []string) error {
 		batch = batch[:0]
 		return err
 	}
-	for sc.Scan() {
-		line++
-		if len(sc.Bytes()) == 0 {
-			continue
+	er := relay.NewExportReader(r)
+	for {
+		rec, err := er.Next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		rec, err := relay.ParseExportRecord(sc.Bytes())
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return err
 		}
 		batch = append(batch, rec)
 		if len(batch) == importBatch {
@@ -175,9 +168,6 @@ func cmdImport(env *cliEnv, args []string) error {
 				return err
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
 	}
 	if err := flush(); err != nil {
 		return err
@@ -194,7 +184,7 @@ func cmdImport(env *cliEnv, args []string) error {
 
 func cmdBackup(env *cliEnv, args []string) error {
 	fs := env.flags("backup")
-	env.clientFlags(fs)
+	admin := env.adminFlags(fs)
 	var out string
 	fs.StringVar(&out, "out", "", "file to write the copy to (required)")
 	if err := env.parse(fs, args); err != nil {
@@ -203,7 +193,7 @@ func cmdBackup(env *cliEnv, args []string) error {
 	if out == "" {
 		return &usageError{"backup: --out FILE is required"}
 	}
-	b, err := env.openBackend(false)
+	b, err := env.openBackend(admin, false)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -196,9 +197,7 @@ func handleReplay(ops *relay.Operations) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var body struct {
-			Sink string `json:"sink"`
-		}
+		var body ReplayRequest
 		if err := bindJSON(c, &body); err != nil {
 			return err
 		}
@@ -225,7 +224,7 @@ func handleResolve(ops *relay.Operations) echo.HandlerFunc {
 		if err := ops.Resolve(c.Request().Context(), id, res, operator(c)); err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]any{"resolved": true, "event_id": id, "sink": res.Sink, "outcome": res.Outcome})
+		return c.JSON(http.StatusOK, ResolveResponse{Resolved: true, EventID: id, Sink: res.Sink, Outcome: res.Outcome})
 	}
 }
 
@@ -263,7 +262,7 @@ func handleRedrive(ops *relay.Operations) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]int{"redriven": n})
+		return c.JSON(http.StatusOK, RedriveResponse{Redriven: n})
 	}
 }
 
@@ -294,16 +293,12 @@ func handleExport(ops *relay.Operations) echo.HandlerFunc {
 		w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		bw := bufio.NewWriterSize(w, 64<<10)
-		enc := json.NewEncoder(bw)
-		err = ops.Store.Export(c.Request().Context(), f, func(r *relay.ExportRecord) error {
-			return enc.Encode(r)
-		})
-		if err != nil {
+		ew := relay.NewExportWriter(bw)
+		if err := ops.Export(c.Request().Context(), f, ew.Write); err != nil {
 			// The status is sent; end the stream with an error line so a
 			// reader never mistakes a cut export for a whole one, and
 			// return the error for errorHandler to log.
-			a := relay.AnswerError(err)
-			_ = enc.Encode(apiError{Error: a.Code, Message: "export failed: " + a.Message})
+			_ = ew.Fail(err)
 			_ = bw.Flush()
 			return err
 		}
@@ -312,14 +307,13 @@ func handleExport(ops *relay.Operations) echo.HandlerFunc {
 }
 
 // MaxImportLine bounds one NDJSON line of an import.
-const MaxImportLine = 8 << 20
+const MaxImportLine = relay.MaxExportLine
 
 func handleImport(ops *relay.Operations) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		route := c.QueryParam("route") == "true"
-		sc := bufio.NewScanner(c.Request().Body)
-		sc.Buffer(make([]byte, 0, 64<<10), MaxImportLine)
-		imported, skipped, line := 0, 0, 0
+		r := relay.NewExportReader(c.Request().Body)
+		imported, skipped := 0, 0
 		var batch []*relay.ExportRecord
 		flush := func() error {
 			i, s, err := ops.ImportMany(c.Request().Context(), batch, route)
@@ -328,20 +322,21 @@ func handleImport(ops *relay.Operations) echo.HandlerFunc {
 			batch = batch[:0]
 			if err != nil {
 				if relay.ErrorCode(err) == relay.EINVALID {
-					return relay.Errorf(relay.EINVALID, "before line %d: %s (imported %d)", line+1, relay.ErrorMessage(err), imported)
+					return relay.Errorf(relay.EINVALID, "before line %d: %s (imported %d)", r.Line()+1, relay.ErrorMessage(err), imported)
 				}
-				return fmt.Errorf("import before line %d: %w", line+1, err)
+				return fmt.Errorf("import before line %d: %w", r.Line()+1, err)
 			}
 			return nil
 		}
-		for sc.Scan() {
-			line++
-			if len(strings.TrimSpace(sc.Text())) == 0 {
-				continue
+		for {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			rec, err := relay.ParseExportRecord(sc.Bytes())
 			if err == nil {
-				err = rec.Validate()
+				if err = rec.Validate(); err != nil {
+					err = &relay.LineError{Line: r.Line(), Err: err}
+				}
 			}
 			if err != nil {
 				// What came before the bad line is imported, as a
@@ -349,7 +344,7 @@ func handleImport(ops *relay.Operations) echo.HandlerFunc {
 				if ferr := flush(); ferr != nil {
 					return ferr
 				}
-				return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, relay.ErrorMessage(err), imported)
+				return badImportLine(err, r.Line(), imported)
 			}
 			batch = append(batch, rec)
 			if len(batch) == 512 {
@@ -358,21 +353,31 @@ func handleImport(ops *relay.Operations) echo.HandlerFunc {
 				}
 			}
 		}
-		if err := sc.Err(); err != nil {
-			return relay.Errorf(relay.EINVALID, "line %d: %v (imported %d before it)", line+1, err, imported)
-		}
 		if err := flush(); err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]int{"imported": imported, "skipped": skipped})
+		return c.JSON(http.StatusOK, ImportResponse{Imported: imported, Skipped: skipped})
 	}
 }
 
-func handleBackup(store relay.Store) echo.HandlerFunc {
+// badImportLine is the answer to an import stopped by a bad line.
+func badImportLine(err error, line, imported int) error {
+	var le *relay.LineError
+	if errors.As(err, &le) {
+		line, err = le.Line, le.Err
+	}
+	msg := err.Error()
+	if relay.ErrorCode(err) != "" {
+		msg = relay.ErrorMessage(err)
+	}
+	return relay.Errorf(relay.EINVALID, "line %d: %s (imported %d before it)", line, msg, imported)
+}
+
+func handleBackup(ops *relay.Operations) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		w := c.Response()
 		ctype, ext := "application/octet-stream", ".db"
-		if f, ok := store.(interface{ BackupContentType() string }); ok {
+		if f, ok := ops.Store.(interface{ BackupContentType() string }); ok {
 			// A backend whose backup is not a database file (NATS: an
 			// export-format snapshot) says what it writes.
 			ctype, ext = f.BackupContentType(), ".ndjson"
@@ -380,7 +385,7 @@ func handleBackup(store relay.Store) echo.HandlerFunc {
 		w.Header().Set(echo.HeaderContentType, ctype)
 		w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="relay-`+time.Now().UTC().Format("20060102T150405Z")+ext+`"`)
 		w.WriteHeader(http.StatusOK)
-		_, err := store.Backup(c.Request().Context(), w)
+		_, err := ops.Backup(c.Request().Context(), w)
 		return err
 	}
 }
