@@ -43,7 +43,7 @@ type Dispatcher struct {
 	specs    []*SinkSpec
 	log      *slog.Logger
 	observe  DispatchObserver
-	now      func() time.Time
+	clock    Clock
 	rnd      func(int64) int64
 	wake     map[string]chan struct{}
 	mu       sync.Mutex
@@ -58,20 +58,22 @@ type Dispatcher struct {
 type DispatcherOptions struct {
 	Logger  *slog.Logger
 	Observe DispatchObserver
-	Now     func() time.Time
+	// Clock is the dispatcher's time: attempts' times, due times and the
+	// sleep until the next due entry. nil means the wall clock.
+	Clock Clock
 	// Rand returns a uniform int64 in [0, n) (jitter); default math/rand/v2.
 	Rand func(n int64) int64
 }
 
 // NewDispatcher returns a dispatcher for specs over store.
 func NewDispatcher(store Store, specs []*SinkSpec, o DispatcherOptions) *Dispatcher {
-	d := &Dispatcher{store: store, specs: specs, log: o.Logger, observe: o.Observe, now: o.Now, rnd: o.Rand,
+	d := &Dispatcher{store: store, specs: specs, log: o.Logger, observe: o.Observe, clock: o.Clock, rnd: o.Rand,
 		wake: make(map[string]chan struct{}, len(specs))}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if d.now == nil {
-		d.now = time.Now
+	if d.clock == nil {
+		d.clock = WallClock{}
 	}
 	for _, s := range specs {
 		if s.Concurrency <= 0 {
@@ -123,7 +125,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return errors.New("relay: dispatcher already stopped")
 	}
 	d.started = true
-	now := d.now()
+	now := d.clock.Now()
 	for _, s := range d.specs {
 		review := s.ReviewUnknown && !s.ChecksUnknown
 		n, err := d.store.ResumeInFlight(ctx, s.Name, review, now)
@@ -160,7 +162,7 @@ func (d *Dispatcher) Stop() {
 
 // runSink is one sink's claimer: it claims as many due entries as it has
 // free workers (plus a prefetch) and sleeps until a wake-up, a worker coming
-// free or the next due time.
+// free or the next due time (on the dispatcher's clock).
 func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	defer d.wg.Done()
 	// Prefetch: a sink whose unknown outcomes are simply retried keeps up
@@ -174,6 +176,63 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 	}
 	work := make(chan Claim, prefetch)
 	free := make(chan struct{}, s.Concurrency+prefetch)
+	stop := d.startWorkers(s, work, free)
+	defer stop()
+	idle := s.Concurrency + prefetch
+	backoff := time.Duration(0)
+	for {
+		// Collect workers that came free.
+	collect:
+		for {
+			select {
+			case <-free:
+				idle++
+			default:
+				break collect
+			}
+		}
+		var next time.Time
+		if idle > 0 {
+			claims, n, err := d.store.ClaimDue(ctx, s.Name, d.clock.Now(), idle)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(backoff*2, 100*time.Millisecond), 5*time.Second)
+				d.log.Error("claim due deliveries", "sink", s.Name, "error", err, "retry_in", backoff)
+				next = d.clock.Now().Add(backoff)
+			} else {
+				backoff = 0
+				next = n
+				for _, c := range claims {
+					idle--
+					work <- c
+				}
+				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(d.clock.Now()) {
+					continue // more are due already
+				}
+			}
+		}
+		var timerC <-chan time.Time
+		if !next.IsZero() && idle > 0 {
+			timerC = d.clock.After(max(next.Sub(d.clock.Now()), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake[s.Name]:
+		case <-free:
+			idle++
+		case <-timerC:
+		}
+	}
+}
+
+// startWorkers starts the sink's Concurrency workers, which deliver the
+// claims sent on work and report on free when they can take another. The
+// returned stop closes work and waits for the workers and for the records
+// of their attempts.
+func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- struct{}) (stop func()) {
 	// A worker hands its attempt to be recorded and takes the next claim
 	// at once: the records of several workers then share one commit
 	// instead of each worker waiting for its own fsync. recording bounds
@@ -201,68 +260,10 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 			}
 		}()
 	}
-	defer func() {
+	return func() {
 		close(work)
 		workers.Wait()
 		records.Wait()
-	}()
-	idle := s.Concurrency + prefetch
-	backoff := time.Duration(0)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		// Collect workers that came free.
-	collect:
-		for {
-			select {
-			case <-free:
-				idle++
-			default:
-				break collect
-			}
-		}
-		var next time.Time
-		if idle > 0 {
-			claims, n, err := d.store.ClaimDue(ctx, s.Name, d.now(), idle)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				backoff = min(max(backoff*2, 100*time.Millisecond), 5*time.Second)
-				d.log.Error("claim due deliveries", "sink", s.Name, "error", err, "retry_in", backoff)
-				next = d.now().Add(backoff)
-			} else {
-				backoff = 0
-				next = n
-				for _, c := range claims {
-					idle--
-					work <- c
-				}
-				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(d.now()) {
-					continue // more are due already
-				}
-			}
-		}
-		var timerC <-chan time.Time
-		if !next.IsZero() && idle > 0 {
-			timer.Reset(max(next.Sub(d.now()), time.Millisecond))
-			timerC = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.wake[s.Name]:
-		case <-free:
-			idle++
-		case <-timerC:
-		}
-		if timerC != nil && !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
 	}
 }
 
@@ -272,14 +273,14 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 // Until the record is committed the entry stays in flight on disk: a crash
 // in between resumes it like any interrupted attempt.
 func (d *Dispatcher) deliver(s *SinkSpec, c Claim) (Attempt, Transition) {
-	start := d.now()
+	start := d.clock.Now()
 	var res Result
 	if s.CreateOnce && c.Created != nil {
 		res = Skipped(fmt.Sprintf("document %s already created for %s by event %s", docOrDash(c.Created.DocumentNumber), c.Subject, c.Created.EventID))
 	} else {
 		res = d.call(s, c)
 	}
-	elapsed := d.now().Sub(start)
+	elapsed := d.clock.Now().Sub(start)
 	if d.observe != nil {
 		d.observe(s.Name, res, elapsed)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 )
@@ -212,7 +213,9 @@ func TestDispatcher_PermanentThenRedrive(t *testing.T) {
 }
 
 // TestDispatcher_RetryAfter: a Retry-After longer than the schedule's next
-// delay is honoured, on the record and on the wire.
+// delay is honoured, on the record and on the wire. The dispatcher runs on
+// a test clock, so the second attempt waits for the clock, not for a
+// second of real time.
 func TestDispatcher_RetryAfter(t *testing.T) {
 	tg := newTarget(t, func(w http.ResponseWriter, r request) {
 		if r.N == 1 {
@@ -222,11 +225,15 @@ func TestDispatcher_RetryAfter(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	h := startHarness(t, spec(t, "erp", newHTTPSink(t, tg.URL), "20ms,20ms,20ms"))
-	id := h.ingest(t, "payment.completed", eventOpts("evt_retry_after", ""))
+	clock := testkit.NewClock(time.Now().UTC())
+	h := newHarnessOn(t, clock, spec(t, "erp", newHTTPSink(t, tg.URL), "20ms,20ms,20ms"))
+	if err := h.disp.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := h.ingestAt(t, "payment.completed", eventOpts("evt_retry_after", ""), clock.Now())
 
 	var pending relay.DeliveryState
-	waitFor(t, 5*time.Second, "the first attempt to be recorded", func() bool {
+	testkit.Eventually(t, 0, "the first attempt to be recorded", func() bool {
 		pending = h.delivery(t, id, "erp")
 		return pending.Attempts >= 1
 	})
@@ -236,14 +243,27 @@ func TestDispatcher_RetryAfter(t *testing.T) {
 	if wait := pending.NextAttemptAt.Sub(pending.History[0].At); wait < time.Second || wait > 2*time.Second {
 		t.Errorf("NextAttemptAt is %v after the attempt, want Retry-After's 1s", wait)
 	}
+	// The claimer sleeps on the clock until the retry is due.
+	testkit.Eventually(t, 0, "the dispatcher to wait for the retry", func() bool {
+		n, first := clock.Timers()
+		return n > 0 && !first.Before(*pending.NextAttemptAt)
+	})
+	clock.Set(pending.NextAttemptAt.Add(-time.Millisecond))
+	if n := tg.count(); n != 1 {
+		t.Fatalf("target got %d requests before the Retry-After was over, want 1", n)
+	}
+	clock.Set(*pending.NextAttemptAt)
 
-	h.waitState(t, 5*time.Second, id, "erp", relay.StateDelivered)
+	d := h.waitState(t, 0, id, "erp", relay.StateDelivered)
 	reqs := tg.requests()
 	if len(reqs) != 2 {
 		t.Fatalf("target got %d requests, want 2", len(reqs))
 	}
-	if gap := reqs[1].At.Sub(reqs[0].At); gap < 990*time.Millisecond {
-		t.Errorf("second attempt %v after the first, want >= 1s", gap)
+	if len(d.History) < 2 {
+		t.Fatalf("history %+v, want two attempts", d.History)
+	}
+	if gap := d.History[len(d.History)-1].At.Sub(d.History[0].At); gap < time.Second {
+		t.Errorf("second attempt %v after the first on the dispatcher's clock, want >= 1s", gap)
 	}
 	tg.checkSignatures(t)
 }
@@ -356,39 +376,37 @@ func TestDispatcher_OrderBySubject(t *testing.T) {
 	tg.checkSignatures(t)
 }
 
-// TestDispatcher_FailingSinkIsolated: a sink that keeps failing slowly does
-// not delay another sink's deliveries.
+// TestDispatcher_FailingSinkIsolated: a sink whose destination hangs does
+// not hold up ingest or another sink's deliveries. The bad destination
+// holds every request until the test ends, so everything the good sink
+// delivers is delivered while the bad sink's workers are all stuck: no
+// timing is needed to tell.
 func TestDispatcher_FailingSinkIsolated(t *testing.T) {
 	const n = 30
 	release := make(chan struct{})
+	var hanging atomic.Int64
 	bad := newTarget(t, func(w http.ResponseWriter, r request) {
-		select { // a destination that hangs a second, then fails
-		case <-time.After(time.Second):
-		case <-release:
-		}
+		hanging.Add(1)
+		<-release // a destination that hangs, then fails
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})
 	good := newTarget(t, nil)
 	badSpec := spec(t, "bad", newHTTPSink(t, bad.URL), strings.Repeat("10ms,", 50)+"10ms")
 	badSpec.Concurrency = 2
+	badSpec.Timeout = time.Hour // the attempt hangs for as long as the test runs
 	h := startHarness(t, badSpec, spec(t, "good", newHTTPSink(t, good.URL), "20ms,20ms,20ms"))
 	t.Cleanup(func() { close(release) }) // runs before the dispatcher stops
 
-	start := time.Now()
 	var ids []string
 	for i := 0; i < n; i++ {
 		ids = append(ids, h.ingest(t, "transaction.paid", eventOpts(fmt.Sprintf("evt_iso_%02d", i), "")))
 	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("ingesting %d events took %v while a sink was failing", n, took)
-	}
-	// Serialized behind the bad sink this would take n/2 seconds.
-	deadline := time.Now().Add(3 * time.Second)
+	testkit.Eventually(t, 0, "both bad workers to hang", func() bool { return hanging.Load() == 2 })
 	for _, id := range ids {
-		h.waitState(t, time.Until(deadline), id, "good", relay.StateDelivered)
+		h.waitState(t, 0, id, "good", relay.StateDelivered)
 	}
-	if bad.count() == 0 {
-		t.Fatal("the bad sink was never tried")
+	if got := hanging.Load(); got != 2 || bad.count() != 2 {
+		t.Errorf("bad sink: %d requests hanging, %d received; want 2 and 2 (its workers stuck throughout)", got, bad.count())
 	}
 	for _, id := range ids {
 		if d := h.delivery(t, id, "bad"); relay.Terminal(d.State) {
@@ -641,7 +659,7 @@ func TestDispatcher_Stop(t *testing.T) {
 	t.Run("ResumesInFlightAfterRestart", func(t *testing.T) {
 		// A claim left in flight (the process died mid-request) is retried,
 		// flagged PriorUnknown, at a sink that does not review.
-		st := MustOpenStore(t)
+		st := testkit.OpenStore(t)
 		ctx := context.Background()
 		recv := &relay.Receiver{Store: st, Routes: []relay.Route{{Sink: "erp", Events: []string{"*"}}}, Source: "tagihanai"}
 		body := []byte(`{"id":"evt_crash","type":"transaction.sent","data":{"id":"trx_1"}}`)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
@@ -29,36 +29,6 @@ var signingKey = []byte("tagihan-relay-dispatcher-test-key")
 
 // signingSecret is what the HTTP forward sink is configured with.
 var signingSecret = "whsec_" + base64.StdEncoding.EncodeToString(signingKey)
-
-// waitFor polls cond until it holds or fails the test after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
-// MustOpenStore opens a real bbolt store in a temporary directory, closed
-// at cleanup.
-func MustOpenStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	s, err := store.Open(filepath.Join(tb.TempDir(), "relay.db"), store.Options{})
-	if err != nil {
-		tb.Fatalf("store.Open: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("store.Close: %v", err)
-		}
-	})
-	return s
-}
 
 // harness is a store, a receiver and a dispatcher wired as serve wires them.
 type harness struct {
@@ -72,12 +42,19 @@ type harness struct {
 // the dispatcher is stopped at cleanup (before the store closes).
 func newHarness(tb testing.TB, specs ...*relay.SinkSpec) *harness {
 	tb.Helper()
-	st := MustOpenStore(tb)
+	return newHarnessOn(tb, nil, specs...)
+}
+
+// newHarnessOn is newHarness with the dispatcher on clock (nil: the wall
+// clock).
+func newHarnessOn(tb testing.TB, clock relay.Clock, specs ...*relay.SinkSpec) *harness {
+	tb.Helper()
+	st := testkit.OpenStore(tb)
 	routes := make([]relay.Route, len(specs))
 	for i, s := range specs {
 		routes[i] = s.Route
 	}
-	d := relay.NewDispatcher(st, specs, relay.DispatcherOptions{})
+	d := relay.NewDispatcher(st, specs, relay.DispatcherOptions{Clock: clock})
 	tb.Cleanup(d.Stop)
 	recv := &relay.Receiver{Store: st, Routes: routes, Source: "tagihanai", Notify: d.Notify}
 	return &harness{store: st, recv: recv, disp: d, ops: &relay.Operations{Store: st, Receiver: recv, Notify: d.Notify}}
@@ -147,7 +124,7 @@ func (h *harness) delivery(tb testing.TB, id, sink string) relay.DeliveryState {
 func (h *harness) waitState(tb testing.TB, timeout time.Duration, id, sink, state string) relay.DeliveryState {
 	tb.Helper()
 	var d relay.DeliveryState
-	waitFor(tb, timeout, fmt.Sprintf("%s at %s to be %s", id, sink, state), func() bool {
+	testkit.Eventually(tb, timeout, fmt.Sprintf("%s at %s to be %s", id, sink, state), func() bool {
 		d = h.delivery(tb, id, sink)
 		return d.State == state
 	})

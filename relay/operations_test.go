@@ -8,11 +8,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 func TestOperations_Validation(t *testing.T) {
-	st := MustOpenStore(t)
+	st := testkit.OpenStore(t)
 	ops := &relay.Operations{Store: st, Receiver: &relay.Receiver{Store: st, Routes: []relay.Route{{Sink: "erp", Events: []string{"*"}}}}}
 	ctx := context.Background()
 	tests := []struct {
@@ -112,7 +113,7 @@ func TestOperations_ResolveRetry(t *testing.T) {
 }
 
 func TestOperations_Stats(t *testing.T) {
-	st := MustOpenStore(t)
+	st := testkit.OpenStore(t)
 	ops := &relay.Operations{Store: st, Receiver: &relay.Receiver{Store: st, Routes: []relay.Route{{Sink: "erp"}, {Sink: "debug"}}}}
 	s, err := ops.Stats(context.Background())
 	if err != nil {
@@ -131,7 +132,7 @@ func TestOperations_Stats(t *testing.T) {
 func TestOperations_ExportImport(t *testing.T) {
 	ctx := context.Background()
 	routes := []relay.Route{{Sink: "erp", Events: []string{"*"}}}
-	src := MustOpenStore(t)
+	src := testkit.OpenStore(t)
 	srcRecv := &relay.Receiver{Store: src, Routes: routes, Source: "tagihanai"}
 	bodies := map[string]string{
 		"evt_x1": "{\"id\":\"evt_x1\",\"type\":\"transaction.paid\",\"data\": { \"id\" : \"trx_1\" } }\n",
@@ -159,7 +160,7 @@ func TestOperations_ExportImport(t *testing.T) {
 		t.Fatalf("exported %d records", len(recs))
 	}
 
-	dst := MustOpenStore(t)
+	dst := testkit.OpenStore(t)
 	var n notified
 	ops := &relay.Operations{Store: dst, Receiver: &relay.Receiver{Store: dst, Routes: routes, Source: "tagihanai"}, Notify: n.notify}
 	for _, rec := range recs {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 )
@@ -36,7 +37,7 @@ func newReceiver(t *testing.T) (*relay.Receiver, *notified) {
 	t.Helper()
 	n := &notified{}
 	return &relay.Receiver{
-		Store: MustOpenStore(t),
+		Store: testkit.OpenStore(t),
 		Routes: []relay.Route{
 			{Sink: "erp", Events: []string{"transaction.*"}, OrderBySubject: true},
 			{Sink: "payments", Events: []string{"payment.*"}},

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -76,7 +77,7 @@ func TestRetention_StartStop(t *testing.T) {
 	}
 	r.Start(ctx) // the first pass runs at once
 	t.Cleanup(r.Stop)
-	waitFor(t, 5*time.Second, "the first retention pass", func() bool { return removed.Load() == 1 })
+	testkit.Eventually(t, 5*time.Second, "the first retention pass", func() bool { return removed.Load() == 1 })
 	r.Stop()
 	r.Stop()
 	if _, err := h.store.GetEvent(ctx, old); relay.ErrorCode(err) != relay.ENOTFOUND {
@@ -103,7 +104,7 @@ func TestRetention_StartStop(t *testing.T) {
 }
 
 func TestRetention_StopBeforeStart(t *testing.T) {
-	st := MustOpenStore(t)
+	st := testkit.OpenStore(t)
 	r := &relay.Retention{Store: st, MaxAge: time.Hour, Interval: time.Hour}
 	r.Stop() // returns at once
 	r.Stop()

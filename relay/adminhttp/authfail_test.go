@@ -6,30 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	t.Helper()
@@ -51,7 +35,7 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 // limit per address, with the clock injected.
 func TestAuthFailures_LogLimit(t *testing.T) {
 	var buf bytes.Buffer
-	clock := &testClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "f", Help: "h"}, []string{"kind"})
 	a := NewAuthFailures(counter, slog.New(slog.NewJSONHandler(&buf, nil)), clock.Now)
 	if got := testutil.ToFloat64(counter.WithLabelValues(AuthLogin)); got != 0 {
@@ -65,7 +49,7 @@ func TestAuthFailures_LogLimit(t *testing.T) {
 	if got := len(logLines(t, &buf)); got != 2 {
 		t.Fatalf("%d lines, want one per address:\n%s", got, &buf)
 	}
-	clock.Add(AuthLogInterval)
+	clock.Advance(AuthLogInterval)
 	a.Record(AuthBearer, "192.0.2.1", "/v1/events")
 	lines := logLines(t, &buf)
 	if len(lines) != 3 || lines[2]["remote"] != "192.0.2.1" || lines[2]["unlogged_failures_before"] != float64(4) {
@@ -83,7 +67,7 @@ func TestAuthFailures_LogLimit(t *testing.T) {
 // can grow neither the table nor the log without bound.
 func TestAuthFailures_ManyAddresses(t *testing.T) {
 	var buf bytes.Buffer
-	clock := &testClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	a := NewAuthFailures(nil, slog.New(slog.NewJSONHandler(&buf, nil)), clock.Now)
 	n := maxTracked + 1000
 	for i := range n {
@@ -96,7 +80,7 @@ func TestAuthFailures_ManyAddresses(t *testing.T) {
 		t.Fatalf("%d lines, want %d (one per tracked address, one for the rest)", got, maxTracked+1)
 	}
 	// Once their 10 s are over, old entries make room again.
-	clock.Add(AuthLogInterval)
+	clock.Advance(AuthLogInterval)
 	buf.Reset()
 	a.Record(AuthBearer, "192.0.2.99", "/v1/events")
 	if lines := logLines(t, &buf); len(lines) != 1 || lines[0]["remote"] != "192.0.2.99" || lines[0]["note"] != nil {

@@ -112,9 +112,9 @@ func TestConsole_Login(t *testing.T) {
 	t.Run("Expires", func(t *testing.T) {
 		f := MustOpenFixture(t, testToken)
 		op := f.login("Ana")
-		f.clock.Add(SessionTTL - time.Second)
+		f.clock.Advance(SessionTTL - time.Second)
 		wantStatus(t, f.get(op, "/ui/"), http.StatusOK)
-		f.clock.Add(time.Second)
+		f.clock.Advance(time.Second)
 		wantLocation(t, f.get(op, "/ui/"), "/ui/login?next=%2Fui%2F")
 	})
 

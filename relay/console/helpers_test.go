@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/store"
@@ -29,24 +29,6 @@ func TestMain(m *testing.M) {
 
 const testToken = "tok_console_test_4f1c"
 
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is a console over a real bbolt store with two sinks: erp (http)
 // and ap (accountingplus, create-once, ordered by subject).
 type fixture struct {
@@ -55,7 +37,7 @@ type fixture struct {
 	ops      *relay.Operations
 	con      *Console
 	e        *echo.Echo
-	clock    *clock
+	clock    *testkit.Clock
 	recent   *Recent
 	received *prometheus.CounterVec
 }
@@ -68,7 +50,7 @@ func MustOpenFixture(tb testing.TB, token string) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	f := &fixture{tb: tb, store: st, clock: &clock{t: time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{tb: tb, store: st, clock: testkit.NewClock(time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC))}
 	routes := []relay.Route{
 		{Sink: "erp", Events: []string{"*"}},
 		{Sink: "ap", Events: []string{"transaction.sent"}, OrderBySubject: true, CreateOnce: true},

@@ -130,7 +130,7 @@ func TestConsole_Overview(t *testing.T) {
 	f.ingest("payment.completed", fixtures.Options{})                // erp
 	f.kill("erp", a)
 	f.stall("ap", b)
-	f.clock.Add(2 * time.Minute) // the oldest pending is now 2 minutes old
+	f.clock.Advance(2 * time.Minute) // the oldest pending is now 2 minutes old
 	f.received.WithLabelValues("accepted").Add(3)
 	f.received.WithLabelValues("unauthorized").Add(2)
 	f.recent.Observe("erp", relay.Delivered(200, nil), time.Millisecond)
@@ -210,9 +210,9 @@ func TestConsole_Events(t *testing.T) {
 	f := MustOpenFixture(t, testToken)
 	op := f.login("Ana")
 	target := f.ingest("transaction.sent", fixtures.Options{DocumentNumber: "INV-2026-0042", TransactionID: "7d1f4a52-0c37-4c8f-9a51-1f2f0f3b8e42"})
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.ingest("transaction.paid", fixtures.Options{DocumentNumber: "INV-2026-0099"})
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	pay := f.ingest("payment.completed", fixtures.Options{})
 
 	for _, tt := range []struct {
@@ -264,7 +264,7 @@ func TestConsole_Events(t *testing.T) {
 		op := f.login("Ana")
 		for i := range pageSize + 5 {
 			f.ingest("transaction.paid", fixtures.Options{DocumentNumber: fmt.Sprintf("INV-2026-%04d", i)})
-			f.clock.Add(time.Second)
+			f.clock.Advance(time.Second)
 		}
 		w := f.get(op, "/ui/events?type=transaction.paid")
 		wantStatus(t, w, http.StatusOK)

@@ -9,17 +9,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 func TestRecent(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 15, 9, 0, 30, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 1, 15, 9, 0, 30, 0, time.UTC))
 	r := NewRecent()
 	r.now = c.Now
 	r.Observe("ap", relay.Delivered(201, nil), time.Second)
 	r.Observe("ap", relay.Transient(503, 0, "busy"), time.Second)
 	r.Observe("ap", relay.Skipped("not an invoice"), 0) // neither
-	c.Add(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	r.Observe("ap", relay.Delivered(201, nil), time.Second)
 	r.Observe("erp", relay.Permanent(400, "no"), time.Second)
 	r.Observe("erp", relay.Unknown("timeout"), time.Second)
@@ -27,7 +28,7 @@ func TestRecent(t *testing.T) {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 	// 60 minutes after the first attempts they leave the window.
-	c.Add(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	if diff := cmp.Diff(map[string]RecentCounts{"ap": {Delivered: 1}, "erp": {Failed: 2}}, r.Counts()); diff != "" {
 		t.Errorf("counts an hour later (-want +got):\n%s", diff)
 	}
@@ -36,7 +37,7 @@ func TestRecent(t *testing.T) {
 	if got := r.Counts()["ap"]; got != (RecentCounts{Delivered: 2}) {
 		t.Errorf("ap = %+v, want 2 delivered", got)
 	}
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if diff := cmp.Diff(map[string]RecentCounts{"ap": {}, "erp": {}}, r.Counts()); diff != "" {
 		t.Errorf("counts hours later (-want +got):\n%s", diff)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
@@ -89,7 +90,7 @@ func TestAdmin_NoToken(t *testing.T) {
 
 func TestAdmin_MountAndRecover(t *testing.T) {
 	t.Parallel()
-	st := MustOpenStore(t)
+	st := testkit.OpenStore(t)
 	ops := &relay.Operations{Store: st, Receiver: &relay.Receiver{Store: st, Routes: defaultRoutes, Source: "tagihanai"}}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))

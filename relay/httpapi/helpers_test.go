@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
@@ -53,27 +54,6 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 var defaultRoutes = []relay.Route{
 	{Sink: "erp", Events: []string{"*"}, OrderBySubject: true},
 	{Sink: "ap", Events: []string{"transaction.sent"}, OrderBySubject: true},
-}
-
-// clock is a settable clock shared by the verifier, the ingest handler and
-// the operations, so tests move time instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock and returns the new time.
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
 }
 
 // syncBuffer collects log output from concurrent handlers.
@@ -113,7 +93,7 @@ type envOptions struct {
 // relayEnv is one relay as cmd/tagihan-relay/serve.go wires it, over a real
 // bbolt file and real HTTP listeners (with httpapi.NewServer's limits).
 type relayEnv struct {
-	Clock   *clock
+	Clock   *testkit.Clock
 	Store   *store.Store
 	Ops     *relay.Operations
 	Public  *httptest.Server
@@ -126,22 +106,6 @@ type relayEnv struct {
 	notices atomic.Int64
 }
 
-// MustOpenStore opens a bbolt store in a temporary directory and closes it
-// when the test ends.
-func MustOpenStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "relay.db"), store.Options{})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
-	return st
-}
-
 func newEnv(t testing.TB, o envOptions) *relayEnv {
 	t.Helper()
 	if o.Routes == nil {
@@ -150,12 +114,12 @@ func newEnv(t testing.TB, o envOptions) *relayEnv {
 	if o.MaxBody == 0 {
 		o.MaxBody = 1 << 20
 	}
-	e := &relayEnv{Clock: &clock{t: t0}, Ready: new(atomic.Bool), Token: o.Token, Logs: &syncBuffer{},
+	e := &relayEnv{Clock: testkit.NewClock(t0), Ready: new(atomic.Bool), Token: o.Token, Logs: &syncBuffer{},
 		Keys: [][]byte{[]byte(primarySecret), []byte(rotatedSecret)}}
 	e.Ready.Store(true)
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	e.Store = MustOpenStore(t)
+	e.Store = testkit.OpenStore(t)
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, func(ctx context.Context) (relay.Stats, error) { return e.Store.Stats(ctx, e.Clock.Now()) })
 	var ingestStore relay.Store = e.Store
@@ -350,18 +314,6 @@ func (e *relayEnv) metric(t testing.TB, name, labels string) float64 {
 		}
 	}
 	return 0
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // fixture returns a realistic delivery body.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -134,7 +135,7 @@ func TestIngest_InflightBudget(t *testing.T) {
 	bodyA := paddedBody(t, "evt_budget_a", maxBody)
 	a := dialRaw(t, e.Public)
 	a.write(append(head(e.signed(bodyA), len(bodyA)), bodyA[:100]...))
-	eventually(t, "A's reservation", func() bool { return inflight() == maxBody })
+	testkit.Eventually(t, 0, "A's reservation", func() bool { return inflight() == maxBody })
 
 	// B: 40 KiB more do not fit.
 	bodyB := paddedBody(t, "evt_budget_b", 40<<10)
@@ -168,7 +169,7 @@ func TestIngest_InflightBudget(t *testing.T) {
 	if r := a.response(); r.Status != http.StatusOK || decode[ack](t, r) != (ack{"accepted", "evt_budget_a"}) {
 		t.Fatalf("A: %s", r)
 	}
-	eventually(t, "the budget released", func() bool { return inflight() == 0 })
+	testkit.Eventually(t, 0, "the budget released", func() bool { return inflight() == 0 })
 	// Chunked and declared deliveries go through again, and nothing refused
 	// was stored.
 	if r := rawHTTP(t, e.Public, chunkedRequest(e.signed(bodyC), bodyC, 4096)); r == nil || r.StatusCode != http.StatusOK {

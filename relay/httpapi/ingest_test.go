@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
@@ -372,7 +373,7 @@ func TestIngest_StoreUnavailable(t *testing.T) {
 			}}
 		}},
 		{name: "store closed", store: func(t *testing.T, real relay.Store) relay.Store {
-			closed := MustOpenStore(t)
+			closed := testkit.OpenStore(t)
 			if err := closed.Close(); err != nil {
 				t.Fatal(err)
 			}

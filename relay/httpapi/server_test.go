@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 )
@@ -136,7 +137,7 @@ func TestServer_TruncatedBody(t *testing.T) {
 	if err := conn.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the handler to give up on the truncated body", func() bool {
+	testkit.Eventually(t, 0, "the handler to give up on the truncated body", func() bool {
 		return e.metric(t, "tagihan_relay_received_total", `result="bad_request"`) == 1
 	})
 	e.wantNothingStored(t)

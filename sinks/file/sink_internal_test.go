@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -96,18 +97,6 @@ func (s sizeInfo) ModTime() time.Time { return time.Time{} }
 func (s sizeInfo) IsDir() bool        { return false }
 func (s sizeInfo) Sys() any           { return nil }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func event(id string) *relay.Outbound {
 	return &relay.Outbound{EventID: id, Event: []byte(fmt.Sprintf(`{"id":%q}`, id))}
 }
@@ -118,13 +107,13 @@ func TestSink_GroupCommit(t *testing.T) {
 
 	results := make(chan relay.Result, 11)
 	go func() { results <- s.Deliver(t.Context(), event("evt_leader")) }()
-	waitFor(t, "the first fsync", func() bool { _, syncs := f.counts(); return syncs == 1 })
+	testkit.Eventually(t, 0, "the first fsync", func() bool { _, syncs := f.counts(); return syncs == 1 })
 
 	// Ten more arrive while the first fsync runs: they must share one.
 	for i := range 10 {
 		go func() { results <- s.Deliver(t.Context(), event(fmt.Sprintf("evt_%d", i))) }()
 	}
-	waitFor(t, "ten more writes", func() bool { writes, _ := f.counts(); return writes == 11 })
+	testkit.Eventually(t, 0, "ten more writes", func() bool { writes, _ := f.counts(); return writes == 11 })
 	select {
 	case r := <-results:
 		t.Fatalf("a Deliver returned %+v before its fsync", r)
@@ -151,7 +140,7 @@ func TestSink_CloseWaitsForFsync(t *testing.T) {
 
 	delivered := make(chan relay.Result, 1)
 	go func() { delivered <- s.Deliver(t.Context(), event("evt_1")) }()
-	waitFor(t, "the fsync", func() bool { _, syncs := f.counts(); return syncs == 1 })
+	testkit.Eventually(t, 0, "the fsync", func() bool { _, syncs := f.counts(); return syncs == 1 })
 
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()

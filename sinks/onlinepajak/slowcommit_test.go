@@ -14,30 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store"
 )
-
-// testClock is a clock the test moves; the dispatcher, the sink and the
-// fake share it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
 
 // slowCommit makes the fake OnlinePajak commit slowly, as the real one was
 // seen to: the first POST is read and validated, then the fake keeps the
@@ -49,7 +29,7 @@ func (c *testClock) Set(t time.Time) {
 // there, whether anyone asks or not.
 type slowCommit struct {
 	f           *fakeOnlinePajak
-	clock       *testClock
+	clock       *testkit.Clock
 	commitAfter time.Duration
 
 	// Variants: latency before every answer; every lookup429-th look-up is
@@ -74,7 +54,7 @@ type pendingCommit struct {
 	done      bool
 }
 
-func newSlowCommit(tb testing.TB, clock *testClock, commitAfter time.Duration) *slowCommit {
+func newSlowCommit(tb testing.TB, clock *testkit.Clock, commitAfter time.Duration) *slowCommit {
 	sc := &slowCommit{f: newFakeOnlinePajak(tb), clock: clock, commitAfter: commitAfter}
 	sc.f.postHook = sc.post
 	sc.f.getHook = sc.get
@@ -199,7 +179,7 @@ type relayOver struct {
 	store *store.Store
 	recv  *relay.Receiver
 	disp  *relay.Dispatcher
-	clock *testClock
+	clock *testkit.Clock
 }
 
 func startRelay(tb testing.TB, sc *slowCommit, schedule string) *relayOver {
@@ -229,7 +209,7 @@ func startRelay(tb testing.TB, sc *slowCommit, schedule string) *relayOver {
 		ReviewUnknown: true, CreateOnce: true, ChecksUnknown: true,
 	}
 	d := relay.NewDispatcher(st, []*relay.SinkSpec{spec}, relay.DispatcherOptions{
-		Now: sc.clock.Now, Rand: func(n int64) int64 { return n - 1 },
+		Clock: sc.clock, Rand: func(n int64) int64 { return n - 1 },
 	})
 	if err := d.Start(context.Background()); err != nil {
 		tb.Fatal(err)
@@ -271,7 +251,7 @@ func (ro *relayOver) run(tb testing.TB, id string, after func(attempts int)) rel
 	attempts := 0
 	for range 100 {
 		var d relay.DeliveryState
-		waitFor(tb, 20*time.Second, fmt.Sprintf("attempt %d of %s", attempts+1, id), func() bool {
+		testkit.Eventually(tb, 20*time.Second, fmt.Sprintf("attempt %d of %s", attempts+1, id), func() bool {
 			d = ro.delivery(tb, id)
 			return d.Attempts > attempts && d.State != relay.StateInFlight
 		})
@@ -290,18 +270,6 @@ func (ro *relayOver) run(tb testing.TB, id string, after func(attempts int)) rel
 	}
 	tb.Fatalf("delivery of %s did not end after 100 attempts", id)
 	return relay.DeliveryState{}
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // step is one attempt of the timeline: its action, outcome and when it
@@ -383,7 +351,7 @@ func TestSlowCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+			clock := testkit.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 			sc := newSlowCommit(t, clock, tt.commitAfter)
 			if tt.variant != nil {
 				tt.variant(sc)
@@ -393,7 +361,7 @@ func TestSlowCommit(t *testing.T) {
 			id := ro.ingest(t, "evt_slow_"+strings.ToLower(tt.name))
 			d := ro.run(t, id, func(n int) {
 				if n == 1 {
-					waitFor(t, 10*time.Second, "the fake to see the relay give up", sc.abandoned)
+					testkit.Eventually(t, 10*time.Second, "the fake to see the relay give up", sc.abandoned)
 				}
 			})
 			sc.flush()
@@ -453,7 +421,7 @@ func TestSlowCommit_LookupFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+			clock := testkit.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 			sc := newSlowCommit(t, clock, time.Minute)
 			var lookups atomic.Int32
 			sc.f.getHook = func(w http.ResponseWriter, _ *http.Request) bool {
@@ -467,7 +435,7 @@ func TestSlowCommit_LookupFails(t *testing.T) {
 			id := ro.ingest(t, "evt_lookup_fails_"+strings.ToLower(tt.name))
 			d := ro.run(t, id, func(n int) {
 				if n == 1 {
-					waitFor(t, 10*time.Second, "the fake to see the relay give up", sc.abandoned)
+					testkit.Eventually(t, 10*time.Second, "the fake to see the relay give up", sc.abandoned)
 				}
 			})
 			if d.State != relay.StateNeedsReview || d.Attempts != 3 {

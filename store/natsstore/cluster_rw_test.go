@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -127,7 +128,7 @@ func TestCluster_ReadYourWritesAndConcurrentDuplicates(t *testing.T) {
 	// Settled: nothing in flight, and nothing pending but what waits behind
 	// a needs_review first event of its subject.
 	var stats relay.SinkStats
-	waitFor(t, clusterDeadline, "every delivery settled", func() bool {
+	testkit.Eventually(t, clusterDeadline, "every delivery settled", func() bool {
 		st, err := stores[0].Stats(ctx, time.Now())
 		stats = st.Sinks["ap"]
 		if err != nil || stats.InFlight != 0 || stats.Delivered+stats.Skipped+stats.NeedsReview+stats.Dead+stats.Pending != int64(n) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
@@ -57,7 +58,7 @@ func startCluster(t *testing.T, n int) []*server.Server {
 			s.WaitForShutdown()
 		})
 	}
-	waitFor(t, clusterDeadline, "the cluster to elect a JetStream meta leader", func() bool {
+	testkit.Eventually(t, clusterDeadline, "the cluster to elect a JetStream meta leader", func() bool {
 		leaders := 0
 		for _, s := range servers {
 			if !s.JetStreamIsCurrent() {
@@ -120,14 +121,14 @@ func TestCluster(t *testing.T) {
 		ingest(i)
 	}
 	t.Logf("node n3 down; second half ingested in %v", time.Since(killStart).Round(time.Millisecond))
-	waitFor(t, clusterDeadline, "every event at both sinks", func() bool {
+	testkit.Eventually(t, clusterDeadline, "every event at both sinks", func() bool {
 		total, _ := sink.count()
 		return total == 2*n
 	})
 	_, dup := sink.count()
 	t.Logf("all %d deliveries done %v after start; %d delivered more than once (at-least-once across the node loss)",
 		2*n, time.Since(start).Round(time.Millisecond), len(dup))
-	waitFor(t, clusterDeadline, "stats to show every event delivered", func() bool {
+	testkit.Eventually(t, clusterDeadline, "stats to show every event delivered", func() bool {
 		st, err := stores[0].Stats(ctx, time.Now())
 		return err == nil && st.Events[relay.StatusDelivered] == n
 	})

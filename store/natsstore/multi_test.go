@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -34,18 +35,6 @@ func replicas(t *testing.T, n int, o natsstore.Options) []*natsstore.Store {
 		out[i] = MustOpenStore(t, oi)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestOpen(t *testing.T) {
@@ -313,7 +302,7 @@ func TestReplicas_Takeover(t *testing.T) {
 				t.Errorf("next = %v, want the claim's expiry, between %v and %v", next, claimedAt.Add(ackWait), claimedBy.Add(ackWait))
 			}
 			var claim *relay.Claim
-			waitFor(t, 10*time.Second, "b to take the entry over", func() bool {
+			testkit.Eventually(t, 10*time.Second, "b to take the entry over", func() bool {
 				got, _, err := b.ClaimDue(ctx, "ap", time.Now(), 10)
 				if err != nil {
 					t.Fatalf("ClaimDue at b: %v", err)
@@ -360,7 +349,7 @@ func TestReplicas_Takeover(t *testing.T) {
 			t.Fatalf("ClaimDue at a = %v, %v", c, err)
 		}
 		// a is slow, not dead: b takes over after the ack wait.
-		waitFor(t, 10*time.Second, "b to take over", func() bool {
+		testkit.Eventually(t, 10*time.Second, "b to take over", func() bool {
 			c, _, err := b.ClaimDue(ctx, "erp", time.Now(), 1)
 			return err == nil && len(c) == 1
 		})
@@ -468,14 +457,14 @@ func TestReplicas_Dispatchers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, 30*time.Second, "every event at both sinks", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every event at both sinks", func() bool {
 		total, _ := sink.count()
 		return total == 2*n
 	})
 	if total, dup := sink.count(); total != 2*n || len(dup) > 0 {
 		t.Errorf("delivered %d of %d, more than once: %v", total, 2*n, dup)
 	}
-	waitFor(t, 10*time.Second, "all delivered in stats", func() bool {
+	testkit.Eventually(t, 10*time.Second, "all delivered in stats", func() bool {
 		st, err := rs[0].Stats(ctx, time.Now())
 		return err == nil && st.Events[relay.StatusDelivered] == n
 	})
@@ -500,13 +489,13 @@ func TestReplicas_KilledMidDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "a to have deliveries in flight", func() bool { return stuck.started.Load() >= 8 })
+	testkit.Eventually(t, 10*time.Second, "a to have deliveries in flight", func() bool { return stuck.started.Load() >= 8 })
 	natsstore.Abandon(a) // killed: its claims stay in flight
 
 	b := MustOpenStore(t, natsstore.Options{URLs: shared.ClientURL(), Prefix: prefix, Name: "b", AckWait: ackWait})
 	good := newCountingSink()
 	startRelay(t, b, good, timeout)
-	waitFor(t, 30*time.Second, "b to deliver everything", func() bool {
+	testkit.Eventually(t, 30*time.Second, "b to deliver everything", func() bool {
 		total, _ := good.count()
 		return total == 2*n
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -32,7 +33,7 @@ func TestReplicas_WaitingForAndReplay(t *testing.T) {
 	claimOne := func(want string) {
 		t.Helper()
 		var claims []relay.Claim
-		waitFor(t, 10*time.Second, "a claim of "+want, func() bool {
+		testkit.Eventually(t, 10*time.Second, "a claim of "+want, func() bool {
 			var err error
 			claims, _, err = a.ClaimDue(ctx, "ap", now, 10)
 			return err == nil && len(claims) > 0
