@@ -298,6 +298,10 @@ type SinkStats struct {
 	Dead             int64   `json:"dead"`
 	NeedsReview      int64   `json:"needs_review"`
 	OldestPendingAge float64 `json:"oldest_pending_age_seconds"`
+	// DeliveredLastHour and FailedLastHour count the attempts of the last
+	// hour (relay.AttemptCounts), from the store: they survive a restart.
+	DeliveredLastHour int64 `json:"delivered_last_hour"`
+	FailedLastHour    int64 `json:"failed_last_hour"`
 }
 
 // Stats summarizes the store.
