@@ -64,6 +64,27 @@ func EventStatus(unparsed bool, states []string) string {
 	return StatusDelivered
 }
 
+// AllSkipped reports whether there are deliveries and every one is skipped.
+func AllSkipped(states []string) bool {
+	for _, s := range states {
+		if s != StateSkipped {
+			return false
+		}
+	}
+	return len(states) > 0
+}
+
+// ListStatus is the status a list shows for the event: its status, except
+// that an event whose every delivery was skipped reads "skipped", not
+// "delivered" (SPEC 4.1's statuses have no "skipped"; the JSON keeps the
+// status and says skipped separately). The CLI and the console both use it.
+func (e EventSummary) ListStatus() string {
+	if e.Status == StatusDelivered && e.Skipped {
+		return StateSkipped
+	}
+	return e.Status
+}
+
 // IngestStatus is what storing a delivery did.
 type IngestStatus string
 
@@ -110,10 +131,14 @@ type NewEvent struct {
 
 // EventSummary is one line of an event listing.
 type EventSummary struct {
-	ID             string    `json:"id"`
-	Type           string    `json:"type"`
-	Subject        string    `json:"subject"`
-	Status         string    `json:"status"`
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Subject string `json:"subject"`
+	Status  string `json:"status"`
+	// Skipped: every delivery of the event was skipped (a BILL at
+	// AccountingPlus, a transaction whose document another event created):
+	// its status reads delivered, but nothing was sent.
+	Skipped        bool      `json:"skipped,omitempty"`
 	Test           bool      `json:"test"`
 	ReceivedAt     time.Time `json:"received_at"`
 	DocumentNumber string    `json:"document_number,omitempty"`
@@ -273,6 +298,10 @@ type SinkStats struct {
 	Dead             int64   `json:"dead"`
 	NeedsReview      int64   `json:"needs_review"`
 	OldestPendingAge float64 `json:"oldest_pending_age_seconds"`
+	// DeliveredLastHour and FailedLastHour count the attempts of the last
+	// hour (relay.AttemptCounts), from the store: they survive a restart.
+	DeliveredLastHour int64 `json:"delivered_last_hour"`
+	FailedLastHour    int64 `json:"failed_last_hour"`
 }
 
 // Stats summarizes the store.

@@ -328,6 +328,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (relay.Stats, error) {
 				Dead:        getCount(c, relay.StateDead),
 				NeedsReview: getCount(c, relay.StateNeedsReview),
 			}
+			ss.DeliveredLastHour, ss.FailedLastHour = lastHour(sb, now)
 			if k, _ := sb.Bucket(subOpen).Cursor().First(); k != nil {
 				since := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
 				if age := now.Sub(since).Seconds(); age > 0 {

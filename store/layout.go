@@ -66,12 +66,15 @@ type eventMeta struct {
 	Deliveries map[string]*deliveryRecord `json:"dl,omitempty"`
 }
 
-func (m *eventMeta) status() string {
+func (m *eventMeta) status() string { return relay.EventStatus(m.Unparsed, m.states()) }
+
+// states are the event's delivery states, one per sink.
+func (m *eventMeta) states() []string {
 	states := make([]string, 0, len(m.Deliveries))
 	for _, d := range m.Deliveries {
 		states = append(states, d.State)
 	}
-	return relay.EventStatus(m.Unparsed, states)
+	return states
 }
 
 // deliveries returns the event's delivery records by sink name.
@@ -85,8 +88,9 @@ func (m *eventMeta) deliveries() []*deliveryRecord {
 }
 
 func (m *eventMeta) summary(id string) relay.EventSummary {
+	states := m.states()
 	return relay.EventSummary{
-		ID: id, Type: m.Type, Subject: m.Subject, Status: m.status(), Test: m.Test,
+		ID: id, Type: m.Type, Subject: m.Subject, Status: relay.EventStatus(m.Unparsed, states), Skipped: relay.AllSkipped(states), Test: m.Test,
 		ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), DocumentNumber: m.Doc, Counterparty: m.Counterparty,
 	}
 }

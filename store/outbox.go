@@ -149,6 +149,9 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", eventID, err)
 		}
+		if err := countAttempt(sb, a); err != nil {
+			return err
+		}
 		return apply(tx, sb, eventID, r, ch)
 	})
 }

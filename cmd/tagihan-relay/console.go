@@ -12,16 +12,15 @@ import (
 )
 
 // mountConsole returns the function that adds the web console (/ui/) to the
-// admin listener. recent counts the last hour's deliveries (the dispatcher
-// feeds it); g is read for the ingest counts; failures counts failed logins
+// admin listener. g is read for the ingest counts; failures counts failed logins
 // with the admin API's wrong bearer tokens.
-func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, recent *console.Recent, failures *adminhttp.AuthFailures, log *slog.Logger) (func(*echo.Echo), error) {
+func mountConsole(ops *relay.Operations, cfg *Config, g prometheus.Gatherer, failures *adminhttp.AuthFailures, log *slog.Logger) (func(*echo.Echo), error) {
 	sinks := make([]console.Sink, len(cfg.SinkConfs))
 	for i, sc := range cfg.SinkConfs {
 		sinks[i] = console.Sink{Name: sc.Name, Kind: sc.Kind.Name, Label: sc.Kind.Label, CreateOnce: sc.Kind.CreateOnce}
 	}
 	c, err := console.New(console.Config{
-		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Recent: recent, Gatherer: g, Log: log, AuthFailures: failures,
+		Ops: ops, Token: cfg.AdminToken, Sinks: sinks, Gatherer: g, Log: log, AuthFailures: failures,
 	})
 	if err != nil {
 		return nil, err

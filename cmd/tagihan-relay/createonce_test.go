@@ -221,6 +221,20 @@ func TestCreateOnce_AccountingPlusEndToEnd(t *testing.T) {
 		if got := posts("PT Dua"); got != 1 {
 			t.Fatalf("unknown outcome was retried: %d POSTs", got)
 		}
+		// events show gives the operator what settles it: what to look for
+		// in AccountingPlus, the exact body sent, and the two commands.
+		out, code := runOnTerminal(t, nil, "events", "show", "evt_b1", "--admin", p.admin)
+		for _, want := range []string{
+			"needs review: the last attempt's outcome is unknown",
+			"look in ap for:", "Customer          PT Dua", "Transaction       " + txB, "Total             IDR ",
+			"request sent at ", `"customer_name": "PT Dua"`, `"items": [`,
+			"tagihan-relay events resolve evt_b1 --sink ap --delivered --document-number NUMBER",
+			"tagihan-relay events resolve evt_b1 --sink ap --retry",
+		} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Fatalf("events show evt_b1: exit %d\n%s\nwant %q", code, out, want)
+			}
+		}
 		resp, err := http.Post(p.admin+"/v1/events/evt_b1/resolve", "application/json",
 			strings.NewReader(`{"sink":"ap","outcome":"delivered","result":{"document_number":"00099/FPJ/11/26"}}`))
 		if err != nil || resp.StatusCode != http.StatusOK {

@@ -73,7 +73,7 @@ func cmdEventsList(env *cliEnv, args []string) error {
 			if e.Test {
 				typ += " (test)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), displayStatus(env, b, e), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.ListStatus(), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
 		}
 		return len(page.Events), page.NextCursor, nil
 	})
@@ -131,26 +131,6 @@ func (e *cliEnv) listEnd(asJSON bool, n int, more, what, none string) {
 		return
 	}
 	fmt.Fprintf(e.stderr, "more: use --limit N for more rows, --cursor %s for the next page, or --all\n", more)
-}
-
-// displayStatus is the STATUS column of the table: the API's status, except
-// that an event whose every delivery was skipped (a BILL at AccountingPlus,
-// a transaction already created once) reads "skipped", not "delivered".
-// The SPEC's event statuses have no "skipped"; JSON output keeps the API's.
-func displayStatus(env *cliEnv, b backend, e relay.EventSummary) string {
-	if e.Status != relay.StatusDelivered {
-		return e.Status
-	}
-	d, err := b.GetEvent(env.ctx, e.ID)
-	if err != nil || len(d.Deliveries) == 0 {
-		return e.Status
-	}
-	for _, dl := range d.Deliveries {
-		if dl.State != relay.StateSkipped {
-			return e.Status
-		}
-	}
-	return "skipped"
 }
 
 func dash(s string) string {
@@ -222,8 +202,9 @@ func cmdEventsShow(env *cliEnv, args []string) error {
 		for _, a := range dl.History {
 			fmt.Fprintf(w, "%17s %s  %-9s %4s %6dms  %s\n", "", a.At.Local().Format("2006-01-02 15:04:05"), a.Outcome, statusText(a.StatusCode), a.Duration.Milliseconds(), a.Error)
 		}
-		if dl.State == relay.StateNeedsReview {
-			fmt.Fprintf(w, "%17s needs review: check %s for this document, then\n%17s tagihan-relay events resolve %s --sink %s --delivered --document-number N   (found it)\n%17s tagihan-relay events resolve %s --sink %s --retry   (not there; may create a second document if it is)\n", "", dl.Sink, "", d.ID, dl.Sink, "", d.ID, dl.Sink)
+		printRequest(w, &dl)
+		if c := relay.NewReviewCard(d, &dl, ""); c != nil {
+			printReviewCard(w, c)
 		}
 	}
 	for _, c := range d.Created {

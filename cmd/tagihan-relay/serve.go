@@ -23,7 +23,6 @@ import (
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
-	"github.com/tagihan-relay/tagihan-relay/relay/console"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
@@ -284,11 +283,7 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 	for i, s := range specs {
 		routes[i] = s.Route
 	}
-	recent := console.NewRecent()
-	svc.disp = relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: func(sink string, r relay.Result, d time.Duration) {
-		m.ObserveDelivery(sink, r, d)
-		recent.Observe(sink, r, d)
-	}})
+	svc.disp = relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: m.ObserveDelivery})
 	if ns, ok := st.(*natsstore.Store); ok {
 		// Work another replica ingested or redrove wakes this one too.
 		ns.SetNotify(svc.disp.Notify)
@@ -300,7 +295,7 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 
 	// One count and one log limit for wrong bearer tokens and console logins.
 	authFailures := adminhttp.NewAuthFailures(m.AuthFailures, log, time.Now)
-	mount, err := mountConsole(ops, cfg, reg, recent, authFailures, log)
+	mount, err := mountConsole(ops, cfg, reg, authFailures, log)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -33,9 +33,6 @@ type Config struct {
 	Token string
 	// Sinks are the configured sinks in configuration order.
 	Sinks []Sink
-	// Recent counts deliveries of the last hour (the dispatcher feeds it);
-	// nil shows no such column.
-	Recent *Recent
 	// Gatherer is read for tagihan_relay_received_total (ingest counts by
 	// result); nil shows none.
 	Gatherer prometheus.Gatherer
@@ -55,7 +52,6 @@ type Console struct {
 	ops      *relay.Operations
 	token    string
 	sinks    []Sink
-	recent   *Recent
 	gatherer prometheus.Gatherer
 	log      *slog.Logger
 	now      func() time.Time
@@ -79,7 +75,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{
-		ops: cfg.Ops, token: cfg.Token, sinks: cfg.Sinks, recent: cfg.Recent, gatherer: cfg.Gatherer,
+		ops: cfg.Ops, token: cfg.Token, sinks: cfg.Sinks, gatherer: cfg.Gatherer,
 		log: cfg.Log, now: cfg.Now, pages: p,
 		localCSRF: randomToken(), loginKey: []byte(randomToken()), failures: cfg.AuthFailures,
 	}

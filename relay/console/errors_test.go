@@ -40,7 +40,7 @@ func TestErrorRenderers_SameStatus(t *testing.T) {
 		errCase{errors.New("secret internal detail"), relay.EINTERNAL, ""},
 	)
 	var logs logBuffer
-	con, err := New(Config{Ops: f.ops, Recent: f.recent, Now: f.clock.Now, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+	con, err := New(Config{Ops: f.ops, Now: f.clock.Now, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Sinks: []Sink{{Name: "erp", Kind: "http"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -51,6 +52,12 @@ type deliveryView struct {
 	Resolve *resolveForm
 	// RedriveValue is the redrive form's value, for a dead delivery.
 	RedriveValue string
+	// Request is the latest request body sent (as the sink got it),
+	// RequestAt when and RequestNote whether it was cut at 16 KiB.
+	Request, RequestNote string
+	RequestAt            time.Time
+	// Card is what settles a needs_review delivery (what to look for).
+	Card *relay.ReviewCard
 }
 
 // resolveForm is the data of the resolve forms (parts.html), shown on the
@@ -120,6 +127,11 @@ func (con *Console) deliveryViews(c echo.Context, d *relay.EventDetail, ret stri
 			}
 		}
 		sort.Slice(v.Result, func(i, j int) bool { return v.Result[i][0] < v.Result[j][0] })
+		if a := relay.LastRequest(ds.History); a != nil {
+			v.Request, v.RequestNote = relay.RequestText(a)
+			v.RequestAt = a.At
+		}
+		v.Card = relay.NewReviewCard(d, &ds, v.Label)
 		switch ds.State {
 		case relay.StateNeedsReview:
 			v.Resolve = &resolveForm{EventID: d.ID, Sink: ds.Sink, Label: v.Label, CreateOnce: v.CreateOnce,

@@ -38,7 +38,6 @@ type fixture struct {
 	con      *Console
 	e        *echo.Echo
 	clock    *testkit.Clock
-	recent   *Recent
 	received *prometheus.CounterVec
 }
 
@@ -59,8 +58,6 @@ func MustOpenFixture(tb testing.TB, token string) *fixture {
 	reg := prometheus.NewRegistry()
 	f.received = prometheus.NewCounterVec(prometheus.CounterOpts{Name: receivedMetric, Help: "test"}, []string{"result"})
 	reg.MustRegister(f.received)
-	f.recent = NewRecent()
-	f.recent.now = f.clock.Now
 	f.con = f.newConsole(token, reg)
 	f.e = newEcho(f.con)
 	return f
@@ -81,7 +78,7 @@ func fixturesOpts(doc string) fixtures.Options {
 func (f *fixture) newConsole(token string, g prometheus.Gatherer) *Console {
 	f.tb.Helper()
 	con, err := New(Config{
-		Ops: f.ops, Token: token, Recent: f.recent, Gatherer: g, Now: f.clock.Now,
+		Ops: f.ops, Token: token, Gatherer: g, Now: f.clock.Now,
 		Sinks: []Sink{{Name: "erp", Kind: "http"}, {Name: "ap", Kind: "accountingplus", Label: "AccountingPlus", CreateOnce: true}},
 	})
 	if err != nil {

@@ -70,7 +70,7 @@ func (f *fixture) listen(t *testing.T, token string, proxies adminhttp.TrustedPr
 	m := metrics.New(l.reg, nil)
 	failures := adminhttp.NewAuthFailures(m.AuthFailures, log, f.clock.Now)
 	con, err := New(Config{
-		Ops: f.ops, Token: token, Recent: f.recent, Now: f.clock.Now, Log: log, AuthFailures: failures,
+		Ops: f.ops, Token: token, Now: f.clock.Now, Log: log, AuthFailures: failures,
 		Sinks: []Sink{{Name: "erp", Kind: "http"}, {Name: "ap", Kind: "accountingplus", Label: "AccountingPlus", CreateOnce: true}},
 	})
 	if err != nil {

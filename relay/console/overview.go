@@ -29,9 +29,6 @@ var eventStatuses = []string{relay.StatusNeedsReview, relay.StatusDead, relay.St
 type sinkRow struct {
 	Sink
 	relay.SinkStats
-	// Recent is false when no counter is wired (the column shows "–").
-	Recent       bool
-	LastHour     RecentCounts
 	Unconfigured bool // has records but is no longer configured
 }
 
@@ -74,13 +71,7 @@ func (con *Console) overview(ctx context.Context) (*overview, error) {
 		return nil, err
 	}
 	ov := &overview{Updated: con.now()}
-	var recent map[string]RecentCounts
-	if con.recent != nil {
-		recent = con.recent.Counts()
-	}
-	row := func(s Sink) sinkRow {
-		return sinkRow{Sink: s, SinkStats: st.Sinks[s.Name], Recent: con.recent != nil, LastHour: recent[s.Name]}
-	}
+	row := func(s Sink) sinkRow { return sinkRow{Sink: s, SinkStats: st.Sinks[s.Name]} }
 	for _, s := range con.sinks {
 		ov.Sinks = append(ov.Sinks, row(s))
 	}

@@ -278,6 +278,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (relay.Stats, error) {
 			Dead:        sv.counts[relay.StateDead],
 			NeedsReview: sv.counts[relay.StateNeedsReview],
 		}
+		ss.DeliveredLastHour, ss.FailedLastHour = sv.lastHour.Sum(now)
 		if k, ok := sv.open.Min(); ok {
 			if age := now.Sub(time.Unix(0, k.at)).Seconds(); age > 0 {
 				ss.OldestPendingAge = age

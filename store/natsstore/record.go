@@ -89,12 +89,15 @@ func (r *record) delivery(sink string) *delivery {
 	return nil
 }
 
-func (r *record) status() string {
+func (r *record) status() string { return relay.EventStatus(r.Unparsed, r.states()) }
+
+// states are the event's delivery states, one per sink.
+func (r *record) states() []string {
 	states := make([]string, len(r.Deliveries))
 	for i, d := range r.Deliveries {
 		states[i] = d.State
 	}
-	return relay.EventStatus(r.Unparsed, states)
+	return states
 }
 
 func (r *record) addOp(h relay.HistoryEntry) {
@@ -105,8 +108,9 @@ func (r *record) addOp(h relay.HistoryEntry) {
 }
 
 func (r *record) summary() relay.EventSummary {
+	states := r.states()
 	return relay.EventSummary{
-		ID: r.ID, Type: r.Type, Subject: r.Subject, Status: r.status(), Test: r.Test,
+		ID: r.ID, Type: r.Type, Subject: r.Subject, Status: relay.EventStatus(r.Unparsed, states), Skipped: relay.AllSkipped(states), Test: r.Test,
 		ReceivedAt: fromNanos(r.ReceivedAt), DocumentNumber: r.Doc, Counterparty: r.Counterparty,
 	}
 }

@@ -71,6 +71,8 @@ type sinkView struct {
 	inflight *ordset // (lease, seq, id)
 	queues   map[string][]*delEntry
 	counts   map[string]int64
+	// lastHour counts the attempts of the last hour (countAttempts).
+	lastHour relay.MinuteRing
 }
 
 func newView(self string) *view {
@@ -153,6 +155,7 @@ func (v *view) apply(key string, rev uint64, deleted bool, value []byte) ([]stri
 			return nil, err
 		}
 		ne = v.entryOf(r, rev)
+		v.countAttempts(v.events[id], r)
 	}
 	return v.replace(id, ne), nil
 }

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 	t.Run("ListEvents", func(t *testing.T) { testListEvents(t, o) })
 	t.Run("SearchReturned", func(t *testing.T) { testSearchReturned(t, o) })
 	t.Run("Stats", func(t *testing.T) { testStats(t, o) })
+	t.Run("LastHour", func(t *testing.T) { testLastHour(t, o) })
 	t.Run("Export", func(t *testing.T) { testExport(t, o) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, o) })
 }
