@@ -500,7 +500,7 @@ func TestAdmin_Stats(t *testing.T) {
 		Sinks  map[string]map[string]json.Number `json:"sinks"`
 	}](t, r)
 	for _, sink := range []string{"erp", "ap"} {
-		for _, key := range []string{"pending", "in_flight", "delivered", "dead", "needs_review", "oldest_pending_age_seconds"} {
+		for _, key := range []string{"pending", "in_flight", "delivered", "dead", "needs_review", "oldest_pending_age_seconds", "delivered_last_hour", "failed_last_hour"} {
 			if _, ok := shape.Sinks[sink][key]; !ok {
 				t.Errorf("sinks.%s lacks %q: %s", sink, key, r.Body)
 			}
@@ -512,9 +512,10 @@ func TestAdmin_Stats(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	// erp: 01 delivered, 03 dead, 02 due behind 01, 04/07/08 retrying; the
-	// oldest open entry is evt_list_02's, received at t0+2m.
+	// oldest open entry is evt_list_02's, received at t0+2m. Of the last
+	// hour's attempts, 01's counts as delivered.
 	wantSinks := map[string]relay.SinkStats{
-		"erp": {Pending: 4, Delivered: 1, Dead: 1, OldestPendingAge: e.Clock.Now().Sub(t0.Add(2 * time.Minute)).Seconds()},
+		"erp": {Pending: 4, Delivered: 1, Dead: 1, OldestPendingAge: e.Clock.Now().Sub(t0.Add(2 * time.Minute)).Seconds(), DeliveredLastHour: 1},
 		"ap":  {NeedsReview: 1},
 	}
 	if diff := cmp.Diff(wantSinks, st.Sinks); diff != "" {

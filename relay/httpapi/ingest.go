@@ -64,113 +64,140 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 	}
 	// One byte over MaxBody: a chunked body reserves that much to see that
 	// it is too large, and it must fit on its own.
-	budget := &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes}
-	received := func(result string) { in.Metrics.Received.WithLabelValues(result).Inc() }
-	// unread answers a request whose body is left unread.
-	unread := func(c echo.Context) {
-		if c.Request().ContentLength != 0 {
+	ig := &ingester{Ingest: in, budget: &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes}}
+	return ig.serve
+}
+
+// ingester is the webhook handler's state: its settings and the in-flight
+// byte budget shared by every request.
+type ingester struct {
+	Ingest
+	budget *inflight
+}
+
+func (ig *ingester) serve(c echo.Context) error {
+	req := c.Request()
+	start := ig.Now()
+	defer func() { ig.Metrics.IngestLatency.Observe(ig.Now().Sub(start).Seconds()) }()
+
+	checked, err := ig.Verifier.CheckHeader(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp))
+	if err != nil {
+		if req.ContentLength != 0 { // the body is left unread
 			c.Response().Header().Set(echo.HeaderConnection, "close")
 		}
+		return ig.unauthorized(err, 0)
 	}
-	tooLarge := func(c echo.Context) error {
-		// Close the connection after the answer: otherwise net/http reads
-		// (and discards) up to 256 KiB more of the body before it sends
-		// the 413, and waits for a sender that stalls.
+	if req.ContentLength > ig.MaxBody {
+		ig.received("too_large")
+		ig.Log.Warn("delivery refused", "result", "too_large", "content_length", req.ContentLength)
+		return ig.tooLarge(c)
+	}
+	var reserved int64
+	defer func() { ig.budget.release(reserved) }()
+	if req.ContentLength > 0 {
+		if !ig.budget.reserve(req.ContentLength) {
+			return ig.overloaded(c)
+		}
+		reserved = req.ContentLength
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20+bytes.MinRead {
+			bufPool.Put(buf)
+		}
+	}()
+	if err := ig.readBody(c, buf, &reserved); err != nil {
+		return err
+	}
+	body := buf.Bytes()
+	if err := ig.Verifier.VerifyBody(checked, body); err != nil {
+		return ig.unauthorized(err, len(body))
+	}
+	return ig.store(c, body, start)
+}
+
+// readBody reads the request body into buf, within MaxBody and the
+// in-flight budget (*reserved is what this request holds of it).
+func (ig *ingester) readBody(c echo.Context, buf *bytes.Buffer, reserved *int64) error {
+	req := c.Request()
+	var tooBig, over bool
+	var err error
+	if req.ContentLength >= 0 {
+		// Room for the final read that sees EOF too, so the buffer is
+		// never reallocated (doubled) at the end of a full body.
+		buf.Grow(int(req.ContentLength) + bytes.MinRead)
+		_, err = buf.ReadFrom(io.LimitReader(req.Body, ig.MaxBody+1))
+		tooBig = int64(buf.Len()) > ig.MaxBody
+	} else {
+		tooBig, over, err = readAccounted(buf, req.Body, ig.MaxBody, ig.budget, reserved)
+	}
+	switch {
+	case over:
+		return ig.overloaded(c)
+	case tooBig:
+		ig.received("too_large")
+		ig.Log.Warn("delivery refused", "result", "too_large")
+		return ig.tooLarge(c)
+	case err != nil:
+		ig.received("bad_request")
+		ig.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
 		c.Response().Header().Set(echo.HeaderConnection, "close")
-		return relay.Errorf(relay.ETOOLARGE, "body exceeds RELAY_MAX_BODY_BYTES (%d bytes)", in.MaxBody)
+		return relay.Errorf(relay.EINVALID, "could not read the request body")
 	}
-	unauthorized := func(c echo.Context, err error, bodyBytes int) error {
-		code := signature.Code(err)
-		received("unauthorized")
-		in.Metrics.SignatureFailure.WithLabelValues(code).Inc()
-		in.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", bodyBytes)
-		return &relay.Error{Code: code, Message: signature.Message(err)}
-	}
-	overloaded := func(c echo.Context) error {
-		received("overloaded")
-		in.Metrics.Overloaded.Inc()
-		in.Log.Warn("delivery refused", "result", "overloaded", "content_length", c.Request().ContentLength)
-		c.Response().Header().Set(echo.HeaderConnection, "close")
+	return nil
+}
+
+// store makes the verified delivery durable and answers it.
+func (ig *ingester) store(c echo.Context, body []byte, start time.Time) error {
+	req := c.Request()
+	d := relay.Delivery{ReceivedAt: start.UTC(), Headers: relay.DeliveryHeaders(req.Header), Body: body}
+	rc, err := ig.Receiver.Receive(req.Context(), d)
+	if err != nil {
+		ig.received("unavailable")
+		ig.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
 		c.Response().Header().Set("Retry-After", "1")
-		return relay.Errorf(relay.EOVERLOADED, "too many request bodies in flight (RELAY_MAX_INFLIGHT_BYTES); retry later")
+		return err
 	}
-	return func(c echo.Context) error {
-		req := c.Request()
-		start := in.Now()
-		defer func() { in.Metrics.IngestLatency.Observe(in.Now().Sub(start).Seconds()) }()
-
-		checked, err := in.Verifier.CheckHeader(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp))
-		if err != nil {
-			unread(c)
-			return unauthorized(c, err, 0)
-		}
-		if req.ContentLength > in.MaxBody {
-			received("too_large")
-			in.Log.Warn("delivery refused", "result", "too_large", "content_length", req.ContentLength)
-			return tooLarge(c)
-		}
-		var reserved int64
-		defer func() { budget.release(reserved) }()
-		if req.ContentLength > 0 {
-			if !budget.reserve(req.ContentLength) {
-				return overloaded(c)
-			}
-			reserved = req.ContentLength
-		}
-
-		buf := bufPool.Get().(*bytes.Buffer)
-		buf.Reset()
-		defer func() {
-			if buf.Cap() <= 1<<20+bytes.MinRead {
-				bufPool.Put(buf)
-			}
-		}()
-		var tooBig, over bool
-		if req.ContentLength >= 0 {
-			// Room for the final read that sees EOF too, so the buffer is
-			// never reallocated (doubled) at the end of a full body.
-			buf.Grow(int(req.ContentLength) + bytes.MinRead)
-			_, err = buf.ReadFrom(io.LimitReader(req.Body, in.MaxBody+1))
-			tooBig = int64(buf.Len()) > in.MaxBody
-		} else {
-			tooBig, over, err = readAccounted(buf, req.Body, in.MaxBody, budget, &reserved)
-		}
-		switch {
-		case over:
-			return overloaded(c)
-		case tooBig:
-			received("too_large")
-			in.Log.Warn("delivery refused", "result", "too_large")
-			return tooLarge(c)
-		case err != nil:
-			received("bad_request")
-			in.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
-			c.Response().Header().Set(echo.HeaderConnection, "close")
-			return relay.Errorf(relay.EINVALID, "could not read the request body")
-		}
-		body := buf.Bytes()
-
-		if err := in.Verifier.VerifyBody(checked, body); err != nil {
-			return unauthorized(c, err, len(body))
-		}
-
-		d := relay.Delivery{ReceivedAt: start.UTC(), Headers: relay.DeliveryHeaders(req.Header), Body: body}
-		rc, err := in.Receiver.Receive(req.Context(), d)
-		if err != nil {
-			received("unavailable")
-			in.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
-			c.Response().Header().Set("Retry-After", "1")
-			return err
-		}
-		received(string(rc.Status))
-		in.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
-			"sinks", len(rc.Sinks), "duration_ms", float64(in.Now().Sub(start).Microseconds())/1000)
-		status := http.StatusOK
-		if rc.Status == relay.IngestUnparsed {
-			status = http.StatusAccepted
-		}
-		return c.JSONBlob(status, ackBody(rc.Status, rc.ID))
+	ig.received(string(rc.Status))
+	ig.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
+		"sinks", len(rc.Sinks), "duration_ms", float64(ig.Now().Sub(start).Microseconds())/1000)
+	status := http.StatusOK
+	if rc.Status == relay.IngestUnparsed {
+		status = http.StatusAccepted
 	}
+	return c.JSONBlob(status, ackBody(rc.Status, rc.ID))
+}
+
+func (ig *ingester) received(result string) { ig.Metrics.Received.WithLabelValues(result).Inc() }
+
+// tooLarge answers a body over MaxBody (413).
+func (ig *ingester) tooLarge(c echo.Context) error {
+	// Close the connection after the answer: otherwise net/http reads (and
+	// discards) up to 256 KiB more of the body before it sends the 413,
+	// and waits for a sender that stalls.
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	return relay.Errorf(relay.ETOOLARGE, "body exceeds RELAY_MAX_BODY_BYTES (%d bytes)", ig.MaxBody)
+}
+
+// unauthorized answers a signature failure (401), counted by its code.
+func (ig *ingester) unauthorized(err error, bodyBytes int) error {
+	code := signature.Code(err)
+	ig.received("unauthorized")
+	ig.Metrics.SignatureFailure.WithLabelValues(code).Inc()
+	ig.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", bodyBytes)
+	return &relay.Error{Code: code, Message: signature.Message(err)}
+}
+
+// overloaded answers a body that does not fit the in-flight budget (503
+// with Retry-After: 1).
+func (ig *ingester) overloaded(c echo.Context) error {
+	ig.received("overloaded")
+	ig.Metrics.Overloaded.Inc()
+	ig.Log.Warn("delivery refused", "result", "overloaded", "content_length", c.Request().ContentLength)
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	c.Response().Header().Set("Retry-After", "1")
+	return relay.Errorf(relay.EOVERLOADED, "too many request bodies in flight (RELAY_MAX_INFLIGHT_BYTES); retry later")
 }
 
 // readAccounted reads a body of unknown length (chunked) into buf,

@@ -54,62 +54,99 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 	if contended {
 		window = 4 * max
 	}
-	var cands []candidate
-	var next int64
-	moreDue := false
-	s.view.mu.RLock()
-	if sv := s.view.sinks[sink]; sv != nil {
-		sv.inflight.Ascend(nil, func(k ikey) bool {
-			if k.at > wall {
-				// The first foreign lease still running is a wake-up time;
-				// this store's own leases are not (it finishes them itself).
-				if d := s.view.del(k.s1, sink); d != nil && d.owner != s.owner {
-					next = k.at
-					return false
-				}
-				return true
-			}
-			if len(cands) < limit {
-				cands = append(cands, candidate{id: k.s1, seq: k.seq, takeover: true})
-			}
-			return true
-		})
-		sv.due.Ascend(nil, func(k ikey) bool {
-			if k.at > now.UnixNano() {
-				if next == 0 || k.at < next {
-					next = k.at
-				}
-				return false
-			}
-			if len(cands) >= window {
-				moreDue = true
-				return false
-			}
-			cands = append(cands, candidate{id: k.s1, seq: k.seq})
-			return true
-		})
-	}
-	s.view.mu.RUnlock()
+	cands, next, moreDue := s.candidates(sink, now, wall, limit, window)
 	if contended && len(cands) > limit {
-		takeovers := 0
-		for takeovers < len(cands) && cands[takeovers].takeover {
-			takeovers++
-		}
-		due := cands[takeovers:]
-		if len(due) > 1 {
-			r := rand.IntN(len(due))
-			due = append(due[r:len(due):len(due)], due[:r]...)
-			cands = append(cands[:takeovers:takeovers], due...)
-		}
-		if len(cands) > limit {
-			cands, moreDue = cands[:limit], true
-		}
+		var cut bool
+		cands, cut = shuffleDue(cands, limit)
+		moreDue = moreDue || cut
 	}
+	claims, tried, conflict, firstErr := s.claimAll(ctx, sink, cands, now, wall, max)
+	if len(claims) == 0 && firstErr != nil {
+		return nil, time.Time{}, firstErr
+	}
+	var nextAt time.Time
+	if next != 0 {
+		nextAt = time.Unix(0, next)
+	}
+	if conflict || tried > max {
+		s.contendedUntil.Store(wall + int64(5*time.Second))
+	}
+	if moreDue || tried < len(cands) || conflict || firstErr != nil {
+		// More is due, someone else changed a candidate or a read failed:
+		// look again now instead of sleeping until the next due time.
+		nextAt = now
+	}
+	return claims, nextAt, nil
+}
 
-	var claims []relay.Claim
-	var firstErr error
-	conflict := false
-	tried := 0
+// candidates reads from the view the entries to try, in order: in-flight
+// entries whose lease ran out (up to limit), then due heads (up to window
+// in all). next is the earliest later wake-up (a foreign lease's expiry or
+// a due time, unix ns; 0 for none) and moreDue whether due entries were
+// left out.
+func (s *Store) candidates(sink string, now time.Time, wall int64, limit, window int) (cands []candidate, next int64, moreDue bool) {
+	s.view.mu.RLock()
+	defer s.view.mu.RUnlock()
+	sv := s.view.sinks[sink]
+	if sv == nil {
+		return nil, 0, false
+	}
+	sv.inflight.Ascend(nil, func(k ikey) bool {
+		if k.at > wall {
+			// The first foreign lease still running is a wake-up time;
+			// this store's own leases are not (it finishes them itself).
+			if d := s.view.del(k.s1, sink); d != nil && d.owner != s.owner {
+				next = k.at
+				return false
+			}
+			return true
+		}
+		if len(cands) < limit {
+			cands = append(cands, candidate{id: k.s1, seq: k.seq, takeover: true})
+		}
+		return true
+	})
+	sv.due.Ascend(nil, func(k ikey) bool {
+		if k.at > now.UnixNano() {
+			if next == 0 || k.at < next {
+				next = k.at
+			}
+			return false
+		}
+		if len(cands) >= window {
+			moreDue = true
+			return false
+		}
+		cands = append(cands, candidate{id: k.s1, seq: k.seq})
+		return true
+	})
+	return cands, next, moreDue
+}
+
+// shuffleDue starts the due candidates (after the take-overs) at a random
+// one, then cuts the list to limit; cut says whether it cut any.
+func shuffleDue(cands []candidate, limit int) ([]candidate, bool) {
+	takeovers := 0
+	for takeovers < len(cands) && cands[takeovers].takeover {
+		takeovers++
+	}
+	due := cands[takeovers:]
+	if len(due) > 1 {
+		r := rand.IntN(len(due))
+		due = append(due[r:len(due):len(due)], due[:r]...)
+		cands = append(cands[:takeovers:takeovers], due...)
+	}
+	if len(cands) > limit {
+		return cands[:limit], true
+	}
+	return cands, false
+}
+
+// claimAll claims candidates in parallel batches until max are claimed;
+// after a batch with a conflict (another replica took one) it tries the
+// next candidates. tried is how many it tried, firstErr the first read or
+// write error.
+func (s *Store) claimAll(ctx context.Context, sink string, cands []candidate, now time.Time, wall int64, max int) (claims []relay.Claim, tried int, conflict bool, firstErr error) {
 	for tried < len(cands) && len(claims) < max && (tried == 0 || conflict) {
 		batch := cands[tried:min(len(cands), tried+max-len(claims))]
 		tried += len(batch)
@@ -133,22 +170,7 @@ func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max in
 			}
 		}
 	}
-	if len(claims) == 0 && firstErr != nil {
-		return nil, time.Time{}, firstErr
-	}
-	var nextAt time.Time
-	if next != 0 {
-		nextAt = time.Unix(0, next)
-	}
-	if conflict || tried > max {
-		s.contendedUntil.Store(wall + int64(5*time.Second))
-	}
-	if moreDue || tried < len(cands) || conflict || firstErr != nil {
-		// More is due, someone else changed a candidate or a read failed:
-		// look again now instead of sleeping until the next due time.
-		nextAt = now
-	}
-	return claims, nextAt, nil
+	return claims, tried, conflict, firstErr
 }
 
 // claim takes one candidate: it reports a nil claim with conflict set when
