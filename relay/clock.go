@@ -7,8 +7,9 @@ import "time"
 // schedules and Retry-After run without real waits.
 type Clock interface {
 	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
+	// Until returns a channel that receives once the clock has reached t,
+	// at once when it already has.
+	Until(t time.Time) <-chan time.Time
 }
 
 // WallClock is the real clock.
@@ -17,5 +18,5 @@ type WallClock struct{}
 // Now is time.Now.
 func (WallClock) Now() time.Time { return time.Now() }
 
-// After is time.After.
-func (WallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// Until is time.After of the time left until t.
+func (WallClock) Until(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }

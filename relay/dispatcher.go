@@ -192,15 +192,16 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 			}
 		}
 		var next time.Time
+		now := d.clock.Now()
 		if idle > 0 {
-			claims, n, err := d.store.ClaimDue(ctx, s.Name, d.clock.Now(), idle)
+			claims, n, err := d.store.ClaimDue(ctx, s.Name, now, idle)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				backoff = min(max(backoff*2, 100*time.Millisecond), 5*time.Second)
 				d.log.Error("claim due deliveries", "sink", s.Name, "error", err, "retry_in", backoff)
-				next = d.clock.Now().Add(backoff)
+				next = now.Add(backoff)
 			} else {
 				backoff = 0
 				next = n
@@ -208,14 +209,16 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 					idle--
 					work <- c
 				}
-				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(d.clock.Now()) {
+				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(now) {
 					continue // more are due already
 				}
 			}
 		}
 		var timerC <-chan time.Time
 		if !next.IsZero() && idle > 0 {
-			timerC = d.clock.After(max(next.Sub(d.clock.Now()), time.Millisecond))
+			// Wake at next, measured on the clock the claim used; at least
+			// a millisecond after it, so an answer "due now" cannot spin.
+			timerC = d.clock.Until(maxTime(next, now.Add(time.Millisecond)))
 		}
 		select {
 		case <-ctx.Done():
@@ -334,6 +337,13 @@ func (d *Dispatcher) call(s *SinkSpec, c Claim) (res Result) {
 		}
 	}()
 	return s.Sink.Deliver(ctx, &c.Outbound)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func docOrDash(s string) string {

@@ -7,7 +7,7 @@ import (
 )
 
 // Clock is a clock that moves only when a test moves it. Now reads it;
-// After returns a channel that receives once Advance or Set has moved the
+// Until returns a channel that receives once Advance or Set has moved the
 // clock to or past the deadline, so code that sleeps on its clock (the
 // dispatcher's next due time) wakes exactly when the test says. It
 // satisfies relay.Clock. Safe for concurrent use.
@@ -32,17 +32,18 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// After returns a channel that receives the clock's time once it reaches
-// now+d; at once when d <= 0.
-func (c *Clock) After(d time.Duration) <-chan time.Time {
+// Until returns a channel that receives the clock's time once it reaches
+// t; at once when it already has (a deadline computed from an earlier
+// reading of the clock may have passed while it was computed).
+func (c *Clock) Until(t time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !t.After(c.t) {
 		ch <- c.t
 		return ch
 	}
-	c.waiters = append(c.waiters, waiter{at: c.t.Add(d), c: ch})
+	c.waiters = append(c.waiters, waiter{at: t, c: ch})
 	return ch
 }
 
@@ -67,7 +68,7 @@ func (c *Clock) Set(t time.Time) {
 	c.fire()
 }
 
-// Timers reports how many After channels are waiting, and the earliest
+// Timers reports how many Until channels are waiting, and the earliest
 // deadline among them (zero when none): a test can wait until the code
 // under test is asleep on the clock before advancing it.
 func (c *Clock) Timers() (int, time.Time) {

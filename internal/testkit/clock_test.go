@@ -10,11 +10,15 @@ import (
 func TestClock_AfterFiresOnAdvance(t *testing.T) {
 	start := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 	c := testkit.NewClock(start)
-	now := c.After(0)
-	late := c.After(2 * time.Second)
-	soon := c.After(time.Second)
+	now := c.Until(start)
+	passed := c.Until(start.Add(-time.Second))
+	late := c.Until(start.Add(2 * time.Second))
+	soon := c.Until(start.Add(time.Second))
 	if got := <-now; !got.Equal(start) {
-		t.Errorf("After(0) = %v, want %v", got, start)
+		t.Errorf("Until(now) = %v, want %v", got, start)
+	}
+	if got := <-passed; !got.Equal(start) {
+		t.Errorf("Until(a passed time) = %v, want %v at once", got, start)
 	}
 	if n, first := c.Timers(); n != 2 || !first.Equal(start.Add(time.Second)) {
 		t.Errorf("Timers() = %d, %v", n, first)
