@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -40,7 +41,7 @@ func TestStore_LastHourSurvivesReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = MustOpenStoreAt(t, path, store.Options{})
+	s = testkit.OpenStoreAt(t, path, store.Options{})
 	st, err := s.Stats(ctx, now.Add(30*time.Minute))
 	if err != nil {
 		t.Fatal(err)

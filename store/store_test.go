@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -22,49 +23,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// MustOpenStore opens a store over a fresh bbolt file in tb.TempDir() and
-// closes it when the test ends.
-func MustOpenStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	return MustOpenStoreAt(tb, filepath.Join(tb.TempDir(), "relay.db"), store.Options{})
-}
-
-// MustOpenStoreAt opens the store at path with o and closes it when the test
-// ends.
-func MustOpenStoreAt(tb testing.TB, path string, o store.Options) *store.Store {
-	tb.Helper()
-	s, err := store.Open(path, o)
-	if err != nil {
-		tb.Fatalf("store.Open(%s): %v", path, err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("Close: %v", err)
-		}
-	})
-	return s
-}
-
 // TestStore runs the relay.Store contract suite against bbolt.
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) relay.Store { return MustOpenStore(t) })
+	storetest.Run(t, func(t *testing.T) relay.Store { return testkit.OpenStore(t) })
 }
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func erp() relay.OutboxTarget { return relay.OutboxTarget{Sink: "erp"} }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // within fails the test when fn does not return within d (a hang).
 func within(t *testing.T, d time.Duration, what string, fn func()) {
@@ -83,7 +49,7 @@ func within(t *testing.T, d time.Duration, what string, fn func()) {
 
 func TestStore_Backup(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		s := MustOpenStore(t)
+		s := testkit.OpenStore(t)
 		ctx := context.Background()
 
 		var (
@@ -121,7 +87,7 @@ func TestStore_Backup(t *testing.T) {
 			defer mu.Unlock()
 			return len(acked)
 		}
-		waitFor(t, "200 acked ingests", func() bool { return count() >= 200 })
+		testkit.Eventually(t, 0, "200 acked ingests", func() bool { return count() >= 200 })
 
 		mu.Lock()
 		before := append([]string(nil), acked...)
@@ -138,7 +104,7 @@ func TestStore_Backup(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "more ingests after the backup", func() bool { return count() >= len(before)+50 })
+		testkit.Eventually(t, 0, "more ingests after the backup", func() bool { return count() >= len(before)+50 })
 		close(stop)
 		wg.Wait()
 
@@ -185,7 +151,7 @@ func TestStore_Backup(t *testing.T) {
 func TestStore_Open(t *testing.T) {
 	t.Run("ErrLocked", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "relay.db")
-		MustOpenStoreAt(t, path, store.Options{})
+		testkit.OpenStoreAt(t, path, store.Options{})
 		for _, ro := range []bool{false, true} {
 			start := time.Now()
 			s, err := store.Open(path, store.Options{LockTimeout: 100 * time.Millisecond, ReadOnly: ro})
@@ -222,7 +188,7 @@ func TestStore_Open(t *testing.T) {
 		}
 
 		// A restart: everything acked is there, the claim is resumable.
-		s = MustOpenStoreAt(t, path, store.Options{})
+		s = testkit.OpenStoreAt(t, path, store.Options{})
 		if st, err := s.Ingest(ctx, storetest.NewEvent("evt_0", t0, erp())); err != nil || st != relay.IngestDuplicate {
 			t.Errorf("Ingest after reopen = %q, %v; want duplicate", st, err)
 		}
@@ -249,7 +215,7 @@ func TestStore_Open(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		r := MustOpenStoreAt(t, path, store.Options{ReadOnly: true})
+		r := testkit.OpenStoreAt(t, path, store.Options{ReadOnly: true})
 		if _, err := r.GetEvent(ctx, "evt_1"); err != nil {
 			t.Errorf("GetEvent on a read-only store: %v", err)
 		}
@@ -258,7 +224,7 @@ func TestStore_Open(t *testing.T) {
 			t.Errorf("Ingest on a read-only store: %v, want code %q", err, relay.EUNAVAILABLE)
 		}
 		// Two readers share the file.
-		MustOpenStoreAt(t, path, store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+		testkit.OpenStoreAt(t, path, store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
 	})
 
 	t.Run("ReadOnlyMissing", func(t *testing.T) {
@@ -339,7 +305,7 @@ func TestStore_Close(t *testing.T) {
 				}
 			}()
 		}
-		waitFor(t, "100 acked ingests", func() bool {
+		testkit.Eventually(t, 0, "100 acked ingests", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(acked) >= 100
@@ -351,7 +317,7 @@ func TestStore_Close(t *testing.T) {
 		})
 		within(t, 10*time.Second, "writers after Close", wg.Wait)
 
-		r := MustOpenStoreAt(t, path, store.Options{ReadOnly: true})
+		r := testkit.OpenStoreAt(t, path, store.Options{ReadOnly: true})
 		for _, id := range acked {
 			if _, err := r.GetEvent(ctx, id); err != nil {
 				t.Fatalf("GetEvent(%s), acked before Close: %v", id, err)
@@ -363,7 +329,7 @@ func TestStore_Close(t *testing.T) {
 // BenchmarkIngest measures concurrent ingest with fsync: group commit is
 // what lets parallel deliveries share one fsync.
 func BenchmarkIngest(b *testing.B) {
-	s := MustOpenStore(b)
+	s := testkit.OpenStore(b)
 	ctx := context.Background()
 	tmpl := storetest.NewEvent("evt_template", t0, erp())
 	var seq atomic.Int64
@@ -404,7 +370,7 @@ func TestStore_ZeroTimes(t *testing.T) {
 	ordered := relay.OutboxTarget{Sink: "ap", OrderKey: "trx_1"}
 
 	t.Run("NextAt", func(t *testing.T) {
-		s := MustOpenStore(t)
+		s := testkit.OpenStore(t)
 		// evt_2 is due later than now: ClaimDue stops at it.
 		for i, e := range []*relay.NewEvent{
 			storetest.NewEvent("evt_1", t0, relay.OutboxTarget{Sink: "ap"}),
@@ -422,7 +388,7 @@ func TestStore_ZeroTimes(t *testing.T) {
 	})
 
 	t.Run("AttemptAt", func(t *testing.T) {
-		s := MustOpenStore(t)
+		s := testkit.OpenStore(t)
 		sameSubject := func(e *relay.NewEvent) *relay.NewEvent { e.Subject = "trx_1"; return e }
 		for i, e := range []*relay.NewEvent{
 			sameSubject(storetest.NewEvent("evt_1", t0, ordered)),

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 )
@@ -221,7 +222,7 @@ func TestServe_AuthFailureMetric(t *testing.T) {
 	}
 	// The log is written in batches: wait for the line, then check there
 	// is one.
-	waitFor(t, 10*time.Second, "the failure's log line", func() bool { return strings.Contains(stderr.String(), "admin authentication failed") })
+	testkit.Eventually(t, 10*time.Second, "the failure's log line", func() bool { return strings.Contains(stderr.String(), "admin authentication failed") })
 	logs := stderr.String()
 	if n := strings.Count(logs, "admin authentication failed"); n != 1 {
 		t.Errorf("%d log lines for 3 failures, want 1:\n%s", n, logs)

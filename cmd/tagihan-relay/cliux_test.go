@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 )
 
@@ -186,7 +187,7 @@ func TestCLI_WrongNames(t *testing.T) {
 			t.Fatalf("post: %d", code)
 		}
 	}
-	waitFor(t, 30*time.Second, "130 dead letters", func() bool {
+	testkit.Eventually(t, 30*time.Second, "130 dead letters", func() bool {
 		var page struct {
 			DeadLetters []any `json:"dead_letters"`
 		}

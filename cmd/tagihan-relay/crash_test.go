@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
 
 // countingTarget is an HTTP forward target that counts deliveries per
@@ -75,7 +77,7 @@ func TestCrash_ResumeAfterSIGKILLWhileTargetDown(t *testing.T) {
 	client.CloseIdleConnections()
 	target.up.Store(true)
 	p2 := startRelay(t, dir, env...)
-	waitFor(t, 20*time.Second, "every event delivered after restart", func() bool {
+	testkit.Eventually(t, 20*time.Second, "every event delivered after restart", func() bool {
 		d, _ := target.counts()
 		return d == n
 	})
@@ -90,7 +92,7 @@ func TestCrash_ResumeAfterSIGKILLWhileTargetDown(t *testing.T) {
 			Delivered int `json:"delivered"`
 		} `json:"sinks"`
 	}
-	waitFor(t, 10*time.Second, "stats to show all delivered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "stats to show all delivered", func() bool {
 		getJSON(t, p2.admin+"/v1/stats", &stats)
 		return stats.Sinks["erp"].Delivered == n && stats.Sinks["erp"].Pending == 0
 	})
@@ -148,7 +150,7 @@ func TestCrash_AccountingPlusKilledMidRequest(t *testing.T) {
 			State string `json:"state"`
 		} `json:"deliveries"`
 	}
-	waitFor(t, 10*time.Second, "needs_review after restart", func() bool {
+	testkit.Eventually(t, 10*time.Second, "needs_review after restart", func() bool {
 		getJSON(t, p2.admin+"/v1/events/"+id, &ev)
 		return len(ev.Deliveries) == 1 && ev.Deliveries[0].State == "needs_review"
 	})
@@ -212,7 +214,7 @@ func TestCrash_RepeatedKillsUnderLoad(t *testing.T) {
 			}()
 		}
 		before := len(acked)
-		waitFor(t, 20*time.Second, "load in this cycle", func() bool {
+		testkit.Eventually(t, 20*time.Second, "load in this cycle", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(acked) >= before+100
@@ -226,7 +228,7 @@ func TestCrash_RepeatedKillsUnderLoad(t *testing.T) {
 	mu.Lock()
 	want := len(acked)
 	mu.Unlock()
-	waitFor(t, 30*time.Second, "every acked event delivered", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every acked event delivered", func() bool {
 		for id := range acked {
 			if !target.has(id) {
 				return false

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
 
 var createOnceSeed = flag.Uint64("createonce.seed", 0, "seed of TestCreateOnce_Property (0: from the clock)")
@@ -221,7 +223,7 @@ func runCreateOnceProperty(t *testing.T, backend string, seed uint64) {
 		}
 	}
 	idle := func(p *relayProc) {
-		waitFor(t, 30*time.Second, "no delivery in flight", func() bool {
+		testkit.Eventually(t, 30*time.Second, "no delivery in flight", func() bool {
 			var st struct {
 				Sinks map[string]struct {
 					InFlight int `json:"in_flight"`
@@ -287,7 +289,7 @@ func runCreateOnceProperty(t *testing.T, backend string, seed uint64) {
 	}
 
 	// Settle: resolve until nothing is open.
-	waitFor(t, 90*time.Second, "every delivery settled", func() bool {
+	testkit.Eventually(t, 90*time.Second, "every delivery settled", func() bool {
 		p := procs[0]
 		resolve(p)
 		var st struct {
@@ -372,7 +374,7 @@ func startNATSCluster(t *testing.T, n int) string {
 		}
 		servers[i], urls[i] = s, s.ClientURL()
 	}
-	waitFor(t, 90*time.Second, "the cluster to elect a JetStream meta leader", func() bool {
+	testkit.Eventually(t, 90*time.Second, "the cluster to elect a JetStream meta leader", func() bool {
 		leaders := 0
 		for _, s := range servers {
 			if !s.JetStreamIsCurrent() {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
 
 // TestCreateOnce_AccountingPlusEndToEnd drives the real AccountingPlus sink
@@ -87,7 +89,7 @@ func TestCreateOnce_AccountingPlusEndToEnd(t *testing.T) {
 	waitState := func(id, want string) delivery {
 		t.Helper()
 		var d delivery
-		waitFor(t, 10*time.Second, id+" "+want, func() bool { d = state(id); return d.State == want })
+		testkit.Eventually(t, 10*time.Second, id+" "+want, func() bool { d = state(id); return d.State == want })
 		return d
 	}
 	posts := func(customer string) int {
@@ -286,7 +288,7 @@ func TestReplay_SinkCLI(t *testing.T) {
 	if got := <-sent; got != "evt_r1" {
 		t.Fatalf("first delivery %q, want evt_r1", got)
 	}
-	waitFor(t, 10*time.Second, "evt_r1 delivered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "evt_r1 delivered", func() bool {
 		var ev struct {
 			Status string `json:"status"`
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 )
 
@@ -99,7 +100,7 @@ func TestCLI_AccountingPlusFirstDay(t *testing.T) {
 	settled := func(id, state string) detail {
 		t.Helper()
 		var d detail
-		waitFor(t, 20*time.Second, id+" "+state, func() bool {
+		testkit.Eventually(t, 20*time.Second, id+" "+state, func() bool {
 			d = detail{}
 			getJSON(t, p.admin+"/v1/events/"+id, &d)
 			return len(d.Deliveries) == 1 && d.Deliveries[0].State == state

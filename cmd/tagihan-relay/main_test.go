@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 )
@@ -184,18 +185,6 @@ func getJSON(t testing.TB, url string, v any) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // runCLI runs the program in-process and returns stdout, stderr and the error.
 func runCLI(t testing.TB, env []string, args ...string) (string, string, error) {
 	t.Helper()
@@ -300,7 +289,7 @@ func TestCrash_AckedDeliveriesSurviveSIGKILL(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 20*time.Second, "200 acked deliveries", func() bool {
+	testkit.Eventually(t, 20*time.Second, "200 acked deliveries", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 200

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
 
 // startNATS runs an in-process NATS server with JetStream on a random port.
@@ -38,7 +40,7 @@ func TestServe_NATSBackendTwoReplicas(t *testing.T) {
 		"RELAY_SINKS=erp", "SINK_ERP_KIND=http", "SINK_ERP_URL=" + target.srv.URL, "SINK_ERP_TIMEOUT=2s"}
 	a := startRelay(t, t.TempDir(), env...)
 	b := startRelay(t, t.TempDir(), env...)
-	waitFor(t, 10*time.Second, "both replicas ready", func() bool {
+	testkit.Eventually(t, 10*time.Second, "both replicas ready", func() bool {
 		return getJSON(t, a.public+"/readyz", nil) == http.StatusOK && getJSON(t, b.public+"/readyz", nil) == http.StatusOK
 	})
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -63,7 +65,7 @@ func TestServe_NATSBackendTwoReplicas(t *testing.T) {
 			t.Fatalf("post %d: %d %s", i, code, ans)
 		}
 	}
-	waitFor(t, 20*time.Second, "every event delivered", func() bool {
+	testkit.Eventually(t, 20*time.Second, "every event delivered", func() bool {
 		d, _ := target.counts()
 		return d == n+1
 	})
@@ -77,7 +79,7 @@ func TestServe_NATSBackendTwoReplicas(t *testing.T) {
 			State string `json:"state"`
 		} `json:"deliveries"`
 	}
-	waitFor(t, 10*time.Second, "replica b shows a's event delivered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "replica b shows a's event delivered", func() bool {
 		return getJSON(t, b.admin+"/v1/events/evt_nats_00", &ev) == http.StatusOK && len(ev.Deliveries) == 1 && ev.Deliveries[0].State == "delivered"
 	})
 }

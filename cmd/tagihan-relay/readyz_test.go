@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
 )
 
 // setFileSizeLimit sets the soft RLIMIT_FSIZE of process pid (the hard
@@ -81,7 +83,7 @@ func TestServe_ReadyzFollowsCommits(t *testing.T) {
 	// Space again: the store's probe commits and readiness returns without
 	// any delivery arriving (a load balancer sends none to a 503 backend).
 	setFileSizeLimit(t, p.cmd.Process.Pid, ^uint64(0))
-	waitFor(t, 20*time.Second, "/readyz 200 after the disk recovered", func() bool {
+	testkit.Eventually(t, 20*time.Second, "/readyz 200 after the disk recovered", func() bool {
 		return readyz(t, client, p.public) == http.StatusOK
 	})
 	if code := readyz(t, client, p.admin); code != http.StatusOK {
