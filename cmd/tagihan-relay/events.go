@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os/user"
 	"strings"
 	"text/tabwriter"
@@ -49,33 +50,50 @@ func cmdEventsList(env *cliEnv, args []string) error {
 		return err
 	}
 	defer b.Close()
+	return printList(env, limit, all, f.Cursor, "events", "no events match",
+		"RECEIVED\tID\tTYPE\tSTATUS\tSUBJECT\tDOCUMENT\tCOUNTERPARTY",
+		func(max int, cursor string) ([]relay.EventSummary, string, error) {
+			f.Limit, f.Cursor = max, cursor
+			page, err := b.ListEvents(env.ctx, f)
+			return page.Events, page.NextCursor, err
+		},
+		func(w io.Writer, e relay.EventSummary) {
+			typ := e.Type
+			if e.Test {
+				typ += " (test)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.ListStatus(), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+		})
+}
+
+// printList prints a cursor-paged list (env.paged: to the end or --limit):
+// one JSON object per line when piped or with --json, else a table with
+// header and a row per item; then listEnd's closing line (what was left,
+// or empty, which is named).
+func printList[T any](env *cliEnv, limit int, all bool, cursor, what, empty, header string,
+	fetch func(max int, cursor string) ([]T, string, error), row func(io.Writer, T)) error {
 	asJSON := env.wantJSON()
 	var tw *tabwriter.Writer
 	enc := json.NewEncoder(env.stdout)
-	n, more, err := env.paged(limit, all, f.Cursor, func(max int, cursor string) (int, string, error) {
-		f.Limit, f.Cursor = max, cursor
-		page, err := b.ListEvents(env.ctx, f)
+	n, more, err := env.paged(limit, all, cursor, func(max int, cursor string) (int, string, error) {
+		items, next, err := fetch(max, cursor)
 		if err != nil {
 			return 0, "", err
 		}
-		for _, e := range page.Events {
+		for _, it := range items {
 			if asJSON {
-				if err := enc.Encode(e); err != nil {
+				if err := enc.Encode(it); err != nil {
 					return 0, "", err
 				}
 				continue
 			}
 			if tw == nil {
 				tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "RECEIVED\tID\tTYPE\tSTATUS\tSUBJECT\tDOCUMENT\tCOUNTERPARTY")
+				fmt.Fprintln(tw, header)
 			}
-			typ := e.Type
-			if e.Test {
-				typ += " (test)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ReceivedAt.Local().Format("2006-01-02 15:04:05"), e.ID, dash(typ), e.ListStatus(), dash(e.Subject), dash(e.DocumentNumber), dash(e.Counterparty))
+			row(tw, it)
 		}
-		return len(page.Events), page.NextCursor, nil
+		return len(items), next, nil
 	})
 	if tw != nil {
 		tw.Flush()
@@ -83,7 +101,7 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	env.listEnd(asJSON, n, more, "events", "no events match")
+	env.listEnd(asJSON, n, more, what, empty)
 	return nil
 }
 
@@ -306,38 +324,16 @@ func cmdDeadLettersList(env *cliEnv, args []string) error {
 		return err
 	}
 	defer b.Close()
-	asJSON := env.wantJSON()
-	var tw *tabwriter.Writer
-	enc := json.NewEncoder(env.stdout)
-	n, more, err := env.paged(limit, all, f.Cursor, func(max int, cursor string) (int, string, error) {
-		f.Limit, f.Cursor = max, cursor
-		page, err := b.ListDeadLetters(env.ctx, f)
-		if err != nil {
-			return 0, "", err
-		}
-		for _, d := range page.DeadLetters {
-			if asJSON {
-				if err := enc.Encode(d); err != nil {
-					return 0, "", err
-				}
-				continue
-			}
-			if tw == nil {
-				tw = tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SINCE\tEVENT\tSINK\tSTATE\tTYPE\tSUBJECT\tATTEMPTS\tLAST\tREASON")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.DeadAt.Local().Format("2006-01-02 15:04:05"), d.EventID, d.Sink, d.State, dash(d.Type), dash(d.Subject), d.Attempts, statusText(d.LastStatus), truncate(d.Reason, 100))
-		}
-		return len(page.DeadLetters), page.NextCursor, nil
-	})
-	if tw != nil {
-		tw.Flush()
-	}
-	if err != nil {
-		return err
-	}
-	env.listEnd(asJSON, n, more, "dead letters", "no dead letters match")
-	return nil
+	return printList(env, limit, all, f.Cursor, "dead letters", "no dead letters match",
+		"SINCE\tEVENT\tSINK\tSTATE\tTYPE\tSUBJECT\tATTEMPTS\tLAST\tREASON",
+		func(max int, cursor string) ([]relay.DeadLetter, string, error) {
+			f.Limit, f.Cursor = max, cursor
+			page, err := b.ListDeadLetters(env.ctx, f)
+			return page.DeadLetters, page.NextCursor, err
+		},
+		func(w io.Writer, d relay.DeadLetter) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.DeadAt.Local().Format("2006-01-02 15:04:05"), d.EventID, d.Sink, d.State, dash(d.Type), dash(d.Subject), d.Attempts, statusText(d.LastStatus), truncate(d.Reason, 100))
+		})
 }
 
 func truncate(s string, n int) string {

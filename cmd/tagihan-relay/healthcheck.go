@@ -24,15 +24,7 @@ func cmdHealthcheck(env *cliEnv, args []string) error {
 		return err
 	}
 	if url == "" {
-		addr := m["RELAY_LISTEN_ADDR"]
-		if addr == "" {
-			addr = "127.0.0.1:8080"
-		}
-		addr = strings.Replace(addr, "0.0.0.0:", "127.0.0.1:", 1)
-		if strings.HasPrefix(addr, ":") {
-			addr = "127.0.0.1" + addr
-		}
-		url = "http://" + addr
+		url = listenURL(m)
 	}
 	path := "/readyz"
 	if live {
@@ -49,4 +41,19 @@ func cmdHealthcheck(env *cliEnv, args []string) error {
 	}
 	fmt.Fprintln(env.stdout, "ok")
 	return nil
+}
+
+// listenURL is the local URL of the public listener RELAY_LISTEN_ADDR
+// (default 127.0.0.1:8080; a 0.0.0.0 or empty host is reached on
+// 127.0.0.1).
+func listenURL(m map[string]string) string {
+	addr := m["RELAY_LISTEN_ADDR"]
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	addr = strings.Replace(addr, "0.0.0.0:", "127.0.0.1:", 1)
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	return "http://" + addr
 }

@@ -99,11 +99,7 @@ func cmdSend(env *cliEnv, args []string) error {
 		return err
 	}
 	if url == "" {
-		addr := m["RELAY_LISTEN_ADDR"]
-		if addr == "" {
-			addr = "127.0.0.1:8080"
-		}
-		url = "http://" + addr + "/webhooks/tagihanai"
+		url = listenURL(m) + "/webhooks/tagihanai"
 	}
 	env0, _ := relay.ReadEnvelope(body, nil)
 	req, err := signedRequest(url, key, body, "", time.Now())
