@@ -64,6 +64,24 @@ func EventStatus(unparsed bool, states []string) string {
 	return StatusDelivered
 }
 
+// List page sizes: a list asks for Limit items; 0 means DefaultListLimit,
+// and more than MaxListLimit gets MaxListLimit (both backends).
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ClampLimit is the page size a list with limit n returns at most.
+func ClampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultListLimit
+	case n > MaxListLimit:
+		return MaxListLimit
+	}
+	return n
+}
+
 // AllSkipped reports whether there are deliveries and every one is skipped.
 func AllSkipped(states []string) bool {
 	for _, s := range states {

@@ -14,25 +14,14 @@ import (
 // ListDeadLetters lists dead and needs-review deliveries, newest first.
 func (s *Store) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (relay.DeadLetterPage, error) {
 	page := relay.DeadLetterPage{DeadLetters: []relay.DeadLetter{}}
-	limit := clampLimit(f.Limit)
+	limit := relay.ClampLimit(f.Limit)
 	after, err := decodeCursor(f.Cursor)
 	if err != nil {
 		return page, err
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktDead).Cursor()
-		var k []byte
-		if after != nil {
-			k, _ = c.Seek(after)
-			if k == nil {
-				k, _ = c.Last()
-			}
-			for k != nil && bytes.Compare(k, after) >= 0 {
-				k, _ = c.Prev()
-			}
-		} else {
-			k, _ = c.Last()
-		}
+		k := lastBefore(c, after)
 		var last []byte
 		for ; k != nil; k, _ = c.Prev() {
 			at := int64(binary.BigEndian.Uint64(k[:8]))
@@ -164,4 +153,22 @@ func (s *Store) Redrive(ctx context.Context, r relay.Redrive, now time.Time) (in
 		n += moved
 	}
 	return n, nil
+}
+
+// lastBefore positions c on the last key before after (a listing's cursor,
+// newest first), or on the last key when after is nil; nil when there is
+// none.
+func lastBefore(c *bolt.Cursor, after []byte) []byte {
+	if after == nil {
+		k, _ := c.Last()
+		return k
+	}
+	k, _ := c.Seek(after)
+	if k == nil {
+		k, _ = c.Last()
+	}
+	for k != nil && bytes.Compare(k, after) >= 0 {
+		k, _ = c.Prev()
+	}
+	return k
 }

@@ -17,21 +17,9 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// maxSearchHits bounds the candidates a free-text search collects.
 	maxSearchHits = 10000
 )
-
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
-}
 
 // encodeCursor and decodeCursor turn a by_time key into an opaque token.
 func encodeCursor(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
@@ -72,7 +60,7 @@ func matchesFilter(f *relay.EventFilter, m *eventMeta) bool {
 // index, then case-insensitive substring over the index keys).
 func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error) {
 	page := relay.EventPage{Events: []relay.EventSummary{}}
-	limit := clampLimit(f.Limit)
+	limit := relay.ClampLimit(f.Limit)
 	after, err := decodeCursor(f.Cursor)
 	if err != nil {
 		return page, err
@@ -129,13 +117,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 			c := tx.Bucket(bktByTime).Cursor()
 			var k []byte
 			if after != nil {
-				k, _ = c.Seek(after)
-				if k == nil {
-					k, _ = c.Last()
-				}
-				for k != nil && bytes.Compare(k, after) >= 0 {
-					k, _ = c.Prev()
-				}
+				k = lastBefore(c, after)
 			} else if !f.Until.IsZero() {
 				k, _ = c.Seek(u64(uint64(f.Until.UnixNano() + 1)))
 				if k == nil {

@@ -11,7 +11,7 @@ import (
 // from this replica's index after it caught up.
 func (s *Store) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (relay.DeadLetterPage, error) {
 	page := relay.DeadLetterPage{DeadLetters: []relay.DeadLetter{}}
-	limit := clampLimit(f.Limit)
+	limit := relay.ClampLimit(f.Limit)
 	after, err := decodeCursor(f.Cursor, 2)
 	if err != nil {
 		return page, err

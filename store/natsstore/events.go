@@ -15,21 +15,6 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-)
-
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
-}
-
 // Cursors are the last listed key, opaque to clients: a time (8 bytes,
 // big endian) then strings separated by 0 (the same shape as the bbolt
 // store's, so a client cannot tell the backends apart).
@@ -69,7 +54,7 @@ func decodeCursor(s string, nparts int) (*ikey, error) {
 // by their data.transaction_id).
 func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error) {
 	page := relay.EventPage{Events: []relay.EventSummary{}}
-	limit := clampLimit(f.Limit)
+	limit := relay.ClampLimit(f.Limit)
 	after, err := decodeCursor(f.Cursor, 1)
 	if err != nil {
 		return page, err
