@@ -268,17 +268,10 @@ func readResource(env *Envelope) {
 	})
 	env.Subject = firstString(id)
 	if env.Subject == "" {
+		// The id named after the event's category comes first.
 		category, _, _ := strings.Cut(env.Type, ".")
-		switch category {
-		case "transaction":
-			env.Subject = firstString(transactionID)
-		case "payment":
-			env.Subject = firstString(paymentID)
-		case "subscription":
-			env.Subject = firstString(subscriptionID)
-		case "party":
-			env.Subject = firstString(partyID)
-		}
+		byCategory := map[string]gjson.Result{"transaction": transactionID, "payment": paymentID, "subscription": subscriptionID, "party": partyID}
+		env.Subject = firstString(byCategory[category])
 	}
 	if env.Subject == "" {
 		env.Subject = firstString(transactionID, paymentID, subscriptionID, partyID)

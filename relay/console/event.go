@@ -83,6 +83,15 @@ func kindLabel(s Sink) string {
 // admin API shares (adminhttp.PathID).
 func eventID(c echo.Context) (string, error) { return adminhttp.PathID(c, "id") }
 
+// event is the event the path names.
+func (con *Console) event(c echo.Context) (*relay.EventDetail, error) {
+	id, err := eventID(c)
+	if err != nil {
+		return nil, err
+	}
+	return con.ops.GetEvent(c.Request().Context(), id)
+}
+
 // documentNumber is what a sink's result calls the document it created.
 func documentNumber(result map[string]string) string {
 	if d := result["document_number"]; d != "" {
@@ -145,11 +154,7 @@ func (con *Console) deliveryViews(c echo.Context, d *relay.EventDetail, ret stri
 }
 
 func (con *Console) handleEvent(c echo.Context) error {
-	id, err := eventID(c)
-	if err != nil {
-		return err
-	}
-	d, err := con.ops.GetEvent(c.Request().Context(), id)
+	d, err := con.event(c)
 	if err != nil {
 		return err
 	}
@@ -205,14 +210,11 @@ func pretty(raw json.RawMessage) string {
 
 // handleRawBody downloads the body exactly as TagihanAI sent it.
 func (con *Console) handleRawBody(c echo.Context) error {
-	id, err := eventID(c)
+	d, err := con.event(c)
 	if err != nil {
 		return err
 	}
-	d, err := con.ops.GetEvent(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
+	id := d.ID
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+fileName(id)+`.json"`)
 	return c.Blob(http.StatusOK, "application/octet-stream", d.Raw.BodyBase64)
 }
@@ -277,14 +279,11 @@ type resolveView struct {
 // handleResolveForm shows one needs_review delivery with the resolve forms
 // and the warning that a retry may create a second document.
 func (con *Console) handleResolveForm(c echo.Context) error {
-	id, err := eventID(c)
+	d, err := con.event(c)
 	if err != nil {
 		return err
 	}
-	d, err := con.ops.GetEvent(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
+	id := d.ID
 	sink := c.QueryParam("sink")
 	for _, v := range con.deliveryViews(c, d, localPath(c.QueryParam("return"), eventPath(id))) {
 		if v.Sink == sink {

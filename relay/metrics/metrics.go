@@ -40,67 +40,54 @@ type Metrics struct {
 // from stats on each scrape, and the Go and process collectors.
 func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats, error)) *Metrics {
 	m := &Metrics{
-		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tagihan_relay_received_total",
-			Help: "Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable).",
-		}, []string{"result"}),
-		IngestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "tagihan_relay_ingest_duration_seconds",
-			Help:    "Time from request to answer on the ingest endpoint, including the durable commit.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
-		}),
-		SignatureFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tagihan_relay_signature_failures_total",
-			Help: "Deliveries refused by signature verification, by code.",
-		}, []string{"code"}),
-		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tagihan_relay_admin_auth_failures_total",
-			Help: "Failed admin authentication: kind=bearer (a /v1/ call without the right token), kind=login (a console login with a wrong token).",
-		}, []string{"kind"}),
-		CommitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "tagihan_relay_store_commit_duration_seconds",
-			Help:    "Duration of one store commit (write and fsync).",
-			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .25, 1},
-		}),
-		CommitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "tagihan_relay_store_commit_batch_size",
-			Help:    "Operations sharing one store commit (group commit).",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
-		}),
-		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tagihan_relay_store_commit_errors_total",
-			Help: "Store commits that failed.",
-		}),
-		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tagihan_relay_deliveries_total",
-			Help: "Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped, recheck).",
-		}, []string{"sink", "outcome"}),
+		Received: counterVec("tagihan_relay_received_total",
+			"Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable).", "result"),
+		IngestLatency: histogram("tagihan_relay_ingest_duration_seconds",
+			"Time from request to answer on the ingest endpoint, including the durable commit.",
+			.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5),
+		SignatureFailure: counterVec("tagihan_relay_signature_failures_total",
+			"Deliveries refused by signature verification, by code.", "code"),
+		AuthFailures: counterVec("tagihan_relay_admin_auth_failures_total",
+			"Failed admin authentication: kind=bearer (a /v1/ call without the right token), kind=login (a console login with a wrong token).", "kind"),
+		CommitLatency: histogram("tagihan_relay_store_commit_duration_seconds",
+			"Duration of one store commit (write and fsync).",
+			.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .25, 1),
+		CommitBatch: histogram("tagihan_relay_store_commit_batch_size",
+			"Operations sharing one store commit (group commit).",
+			1, 2, 4, 8, 16, 32, 64, 128, 256),
+		CommitErrors: counter("tagihan_relay_store_commit_errors_total", "Store commits that failed."),
+		Deliveries: counterVec("tagihan_relay_deliveries_total",
+			"Delivery attempts to sinks, by sink and outcome (delivered, transient, permanent, unknown, skipped, recheck).", "sink", "outcome"),
 		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tagihan_relay_delivery_duration_seconds",
 			Help:    "Duration of one delivery attempt, by sink.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"sink"}),
-		RetentionRemoved: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tagihan_relay_retention_removed_total",
-			Help: "Events removed by retention.",
+		RetentionRemoved: counter("tagihan_relay_retention_removed_total", "Events removed by retention."),
+		Overloaded: counter("tagihan_relay_overloaded_total",
+			"Deliveries answered 503 overloaded (Retry-After: 1): their body would have passed RELAY_MAX_INFLIGHT_BYTES."),
+		IngestInflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tagihan_relay_ingest_inflight_bytes",
+			Help: "Bytes reserved by request bodies being read or verified now (bounded by RELAY_MAX_INFLIGHT_BYTES).",
 		}),
 	}
-	m.Overloaded = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "tagihan_relay_overloaded_total",
-		Help: "Deliveries answered 503 overloaded (Retry-After: 1): their body would have passed RELAY_MAX_INFLIGHT_BYTES.",
-	})
-	m.IngestInflightBytes = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "tagihan_relay_ingest_inflight_bytes",
-		Help: "Bytes reserved by request bodies being read or verified now (bounded by RELAY_MAX_INFLIGHT_BYTES).",
-	})
-	reg.MustRegister(m.Overloaded, m.IngestInflightBytes)
-	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.CommitLatency, m.CommitBatch, m.CommitErrors,
-		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved,
+	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.AuthFailures, m.CommitLatency, m.CommitBatch, m.CommitErrors,
+		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved, m.Overloaded, m.IngestInflightBytes,
 		&outboxCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Failed admin authentication (adminhttp.AuthFailures).
-	reg.MustRegister(m.AuthFailures)
 	return m
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func histogram(name, help string, buckets ...float64) prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
 }
 
 // ObserveCommit records one store commit (store.Options.OnCommit).
