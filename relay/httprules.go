@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -77,4 +78,47 @@ func NDJSONLine(ev json.RawMessage) ([]byte, error) {
 	}
 	buf.WriteByte('\n')
 	return buf.Bytes(), nil
+}
+
+// NoRedirectClient is a copy of shared (a new client when nil) that never
+// follows a redirect: a redirected POST turns into a GET, could carry a
+// credential to another host, and is not success. The copy shares shared's
+// Transport and its connection pool.
+func NoRedirectClient(shared *http.Client) *http.Client {
+	c := &http.Client{}
+	if shared != nil {
+		*c = *shared
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// URL errors of ParseSinkURL (inside its *ConfigError).
+var (
+	ErrNotAbsoluteURL = errors.New("must be an absolute http or https URL")
+	ErrBaseURLExtras  = errors.New("must not have a query, fragment or user info")
+)
+
+// ParseSinkURL checks the URL a sink or API client sends to, configured in
+// variable name: absolute http or https with a host, and when base (an
+// API's BASE_URL, under which paths are joined) without query, fragment or
+// user info. A failure is a *ConfigError that never quotes the value
+// unredacted: url.Parse's own error quotes it whole, and a URL may carry a
+// password.
+func ParseSinkURL(name, raw string, base bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, &ConfigError{Var: name, Err: fmt.Errorf("not a URL: %w", err)}
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &ConfigError{Var: name, Value: u.Redacted(), Err: ErrNotAbsoluteURL}
+	}
+	if base && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		return nil, &ConfigError{Var: name, Value: u.Redacted(), Err: ErrBaseURLExtras}
+	}
+	return u, nil
 }

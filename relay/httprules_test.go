@@ -1,7 +1,9 @@
 package relay_test
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,65 @@ func TestNDJSONLine(t *testing.T) {
 				t.Errorf("NDJSONLine(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestParseSinkURL(t *testing.T) {
+	const secret = "hunter2"
+	tests := []struct {
+		name, raw string
+		base      bool
+		wantErr   error // nil: accepted
+	}{
+		{name: "https", raw: "https://erp.example/in?x=1", wantErr: nil},
+		{name: "upper-case scheme", raw: "HTTPS://erp.example/in", wantErr: nil},
+		{name: "base", raw: "https://api.example/v1", base: true, wantErr: nil},
+		{name: "relative", raw: "/hooks", wantErr: relay.ErrNotAbsoluteURL},
+		{name: "no host", raw: "http:///hooks", wantErr: relay.ErrNotAbsoluteURL},
+		{name: "ftp with password", raw: "ftp://u:" + secret + "@erp.example/", wantErr: relay.ErrNotAbsoluteURL},
+		{name: "base with query", raw: "https://api.example/?api_key=" + secret, base: true, wantErr: relay.ErrBaseURLExtras},
+		{name: "base with fragment", raw: "https://api.example/#" + secret, base: true, wantErr: relay.ErrBaseURLExtras},
+		{name: "base with user info", raw: "https://u:" + secret + "@api.example/", base: true, wantErr: relay.ErrBaseURLExtras},
+		{name: "forward URL may carry user info", raw: "https://u:" + secret + "@erp.example/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := relay.ParseSinkURL("SINK_X_URL", tt.raw, tt.base)
+			if tt.wantErr == nil {
+				if err != nil || u == nil {
+					t.Fatalf("relay.ParseSinkURL(%q) = %v, %v; want a URL", tt.raw, u, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("relay.ParseSinkURL(%q) error = %v, want %v", tt.raw, err, tt.wantErr)
+			}
+			var ce *relay.ConfigError
+			if !errors.As(err, &ce) || ce.Var != "SINK_X_URL" {
+				t.Fatalf("error %v is not a ConfigError naming SINK_X_URL", err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error %q shows the secret", err)
+			}
+		})
+	}
+	// url.Parse's own error quotes the whole value: it must not come through.
+	_, err := relay.ParseSinkURL("SINK_X_URL", "https://u:"+secret+"@erp.example:99x/", false)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("unparsable URL: error %v", err)
+	}
+}
+
+func TestNoRedirectClient(t *testing.T) {
+	shared := &http.Client{Timeout: time.Second}
+	c := relay.NoRedirectClient(shared)
+	if c == shared || c.Timeout != time.Second || c.CheckRedirect == nil || shared.CheckRedirect != nil {
+		t.Fatalf("NoRedirectClient must copy the shared client and set only its redirect policy")
+	}
+	if err := c.CheckRedirect(nil, nil); !errors.Is(err, http.ErrUseLastResponse) {
+		t.Fatalf("CheckRedirect = %v, want http.ErrUseLastResponse", err)
+	}
+	if relay.NoRedirectClient(nil).CheckRedirect == nil {
+		t.Fatal("a nil client must give a new client that does not follow redirects")
 	}
 }

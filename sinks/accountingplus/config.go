@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -83,12 +82,7 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 	}
 	// A copy of the shared client that never follows redirects: a POST
 	// redirected would turn into a GET, and a redirect is not success.
-	hc := &http.Client{}
-	if deps.HTTP != nil {
-		shared := *deps.HTTP
-		hc = &shared
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := relay.NoRedirectClient(deps.HTTP)
 
 	var tokens tokenSource
 	switch c.auth {
@@ -138,12 +132,8 @@ func (cfg Config) check(prefix string) (checked, error) {
 	if c.base == "" {
 		c.base = DefaultBaseURL
 	}
-	if u, err := url.Parse(c.base); err != nil {
-		bad("BASE_URL", "", false, errors.New("not a URL"))
-	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		bad("BASE_URL", u.Redacted(), false, errors.New("want an absolute http(s) URL without query"))
-	} else if u.User != nil {
-		bad("BASE_URL", u.Redacted(), false, errors.New("must not carry credentials"))
+	if _, err := relay.ParseSinkURL(prefix+"BASE_URL", c.base, true); err != nil {
+		errs = append(errs, err)
 	}
 	for _, v := range []struct {
 		name, value string

@@ -52,7 +52,6 @@ type Deps struct {
 // Config errors, wrapped in a *relay.ConfigError naming the variable.
 var (
 	errRequired       = errors.New("required")
-	errNotAbsoluteURL = errors.New("must be an absolute http or https URL")
 	errBadMode        = fmt.Errorf("must be %q or %q", ModeCloudEvents, ModeRaw)
 	errHeaderName     = errors.New("a header name is not a valid HTTP token (entries are name=value; the entry is not shown, it may hold a credential)")
 	errHeaderValue    = errors.New("header value holds a control character")
@@ -95,13 +94,12 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 	if client == nil {
 		client = &http.Client{Transport: NewTransport()}
 	}
-	c := *client // share the Transport and its pool, not the redirect policy
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := relay.NoRedirectClient(client)
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Sink{url: u.String(), mode: mode, key: key, static: static, client: &c, now: now}, nil
+	return &Sink{url: u.String(), mode: mode, key: key, static: static, client: c, now: now}, nil
 }
 
 func parseURL(prefix, raw string) (*url.URL, error) {
@@ -109,21 +107,7 @@ func parseURL(prefix, raw string) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, &relay.ConfigError{Var: name, Err: errRequired}
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// The value may carry a password and cannot be parsed to redact it:
-		// echo neither it nor url.Error, which quotes it whole.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, &relay.ConfigError{Var: name, Err: err}
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if (scheme != "http" && scheme != "https") || u.Host == "" {
-		return nil, &relay.ConfigError{Var: name, Value: u.Redacted(), Err: errNotAbsoluteURL}
-	}
-	return u, nil
+	return relay.ParseSinkURL(name, raw, false)
 }
 
 // reservedHeaders are the headers Deliver sets; a static header must not

@@ -2,7 +2,6 @@ package onlinepajak
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,9 +97,9 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	endpoint, err := parseBaseURL(base)
+	u, err := relay.ParseSinkURL(prefix+"BASE_URL", base, true)
 	if err != nil {
-		bad("BASE_URL", cfg.BaseURL, false, err)
+		errs = append(errs, err)
 	}
 	apiKey := strings.TrimSpace(cfg.APIKey)
 	if apiKey == "" {
@@ -139,20 +138,15 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	client := &http.Client{}
-	if deps.HTTP != nil {
-		c := *deps.HTTP
-		client = &c
-	}
 	// A redirect would carry the api_key to another URL, and would turn the
 	// POST into a GET: report it instead of following it.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := relay.NoRedirectClient(deps.HTTP)
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Sink{
-		endpoint:      endpoint,
+		endpoint:      u.JoinPath("marketplace", "v1", "invoices"),
 		apiKey:        apiKey,
 		userID:        userID,
 		mapCfg:        mapCfg,
@@ -161,19 +155,4 @@ func New(prefix string, cfg Config, deps Deps) (*Sink, error) {
 		client:        client,
 		now:           now,
 	}, nil
-}
-
-// parseBaseURL checks BASE_URL and returns the invoices endpoint under it.
-func parseBaseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("not a URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, errors.New("want an absolute http or https URL")
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, errors.New("must not have a query, fragment or user info")
-	}
-	return u.JoinPath("marketplace", "v1", "invoices"), nil
 }
