@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 func TestParseDecimal(t *testing.T) {
@@ -15,22 +17,22 @@ func TestParseDecimal(t *testing.T) {
 		{json.Number("0"), "0", nil},
 		{json.Number("9007199254740993"), "9007199254740993", nil},
 		{json.Number("9223372036854775807.99"), "9223372036854775807.99", nil},
-		{json.Number("9223372036854775808"), "", ErrOutOfRange},
+		{json.Number("9223372036854775808"), "", decimal.ErrOutOfRange},
 		{json.Number("1.5"), "1.5", nil},
 		{json.Number("1.50"), "1.50", nil},
-		{json.Number("1.505"), "", ErrTooManyFractionDigits},
-		{json.Number("1e3"), "", ErrNotPlainDecimal},
-		{json.Number("1E3"), "", ErrNotPlainDecimal},
-		{json.Number("-1"), "", ErrNegative},
-		{json.Number("-0"), "", ErrNegative},
+		{json.Number("1.505"), "", decimal.ErrTooManyFractionDigits},
+		{json.Number("1e3"), "", decimal.ErrSyntax},
+		{json.Number("1E3"), "", decimal.ErrSyntax},
+		{json.Number("-1"), "", decimal.ErrNegative},
+		{json.Number("-0"), "", decimal.ErrNegative},
 		{"12.50", "12.50", nil},
-		{"", "", ErrNotPlainDecimal},
-		{"1.", "", ErrNotPlainDecimal},
-		{".5", "", ErrNotPlainDecimal},
-		{"+1", "", ErrNotPlainDecimal},
-		{"00", "", ErrNotPlainDecimal},
-		{"1_000", "", ErrNotPlainDecimal},
-		{"١٢", "", ErrNotPlainDecimal},
+		{"", "", decimal.ErrSyntax},
+		{"1.", "", decimal.ErrSyntax},
+		{".5", "", decimal.ErrSyntax},
+		{"+1", "", decimal.ErrSyntax},
+		{"00", "", decimal.ErrSyntax},
+		{"1_000", "", decimal.ErrSyntax},
+		{"١٢", "", decimal.ErrSyntax},
 		{true, "", ErrWrongType},
 		{nil, "", ErrWrongType},
 		{[]any{}, "", ErrWrongType},

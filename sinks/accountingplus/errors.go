@@ -2,8 +2,6 @@ package accountingplus
 
 import (
 	"errors"
-
-	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 var (
@@ -18,20 +16,6 @@ var (
 	// ErrWrongType is returned (inside a *FieldError) when a field has the
 	// wrong JSON type, e.g. a number where a name belongs.
 	ErrWrongType = errors.New("wrong JSON type")
-	// ErrNotPlainDecimal is returned (inside a *FieldError) when an amount or
-	// a quantity is not a plain decimal: no exponent, no leading zeros, no
-	// "+", no spaces (e.g. 1e3). The rules are the shared decimal package's
-	// (decimal.AccountingPlus); these are its sentinels.
-	ErrNotPlainDecimal = decimal.ErrSyntax
-	// ErrTooManyFractionDigits is returned (inside a *FieldError) when an
-	// amount or a quantity has more than 2 digits after the point.
-	ErrTooManyFractionDigits = decimal.ErrTooManyFractionDigits
-	// ErrOutOfRange is returned (inside a *FieldError) when the integer part
-	// of an amount or a quantity does not fit in an int64.
-	ErrOutOfRange = decimal.ErrOutOfRange
-	// ErrNegative is returned (inside a *FieldError) when an amount or a
-	// quantity is negative.
-	ErrNegative = decimal.ErrNegative
 	// ErrZeroQuantity is returned (inside a *FieldError) when a line's
 	// quantity is 0.
 	ErrZeroQuantity = errors.New("is zero")
@@ -48,7 +32,11 @@ var (
 )
 
 // FieldError is a mapping error that names the transaction field at fault,
-// e.g. `line_items[1].unit_price: "1e3" is not a plain decimal`.
+// e.g. `line_items[1].unit_price: "1e3" is not a plain decimal`. An amount
+// or a quantity that is not a plain decimal with at most 2 fraction digits,
+// is negative or does not fit an int64 fails with the shared decimal
+// package's sentinels (decimal.ErrSyntax, ErrTooManyFractionDigits,
+// ErrNegative, ErrOutOfRange: the rules of decimal.AccountingPlus).
 type FieldError struct {
 	Field string
 	Err   error

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagihan-relay/tagihan-relay/sinks/internal/decimal"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/accountingplus")
@@ -72,10 +74,10 @@ func TestMap_Golden(t *testing.T) {
 		{"large-amounts", nil},
 		{"string-amounts", nil},
 		{"bill", ErrNotInvoice},
-		{"invalid-fraction", ErrTooManyFractionDigits},
-		{"invalid-exponent", ErrNotPlainDecimal},
-		{"negative-discount", ErrNegative},
-		{"out-of-range", ErrOutOfRange},
+		{"invalid-fraction", decimal.ErrTooManyFractionDigits},
+		{"invalid-exponent", decimal.ErrSyntax},
+		{"negative-discount", decimal.ErrNegative},
+		{"out-of-range", decimal.ErrOutOfRange},
 		{"missing-customer", ErrMissing},
 		{"no-item-code", ErrNoItemCode},
 		{"discount-exceeds-line", ErrDiscountTooLarge},
@@ -179,29 +181,29 @@ func TestMap_Errors(t *testing.T) {
 		wantMsg string
 	}{
 		{"Exponent", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":1e3}`),
-			ErrNotPlainDecimal, `line_items[1].unit_price: "1e3" is not a plain decimal`},
+			decimal.ErrSyntax, `line_items[1].unit_price: "1e3" is not a plain decimal`},
 		{"ThreeFractionDigits", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":12.345}`),
-			ErrTooManyFractionDigits, `line_items[1].unit_price: "12.345" has more than 2 fraction digits`},
+			decimal.ErrTooManyFractionDigits, `line_items[1].unit_price: "12.345" has more than 2 fraction digits`},
 		{"TrailingZeroDigits", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":12.500}`),
-			ErrTooManyFractionDigits, `line_items[1].unit_price: "12.500" has more than 2 fraction digits`},
+			decimal.ErrTooManyFractionDigits, `line_items[1].unit_price: "12.500" has more than 2 fraction digits`},
 		{"PriceAlias", valid(`{"item_code":"B","product_name":"B","quantity":1,"price":"1.2.3"}`),
-			ErrNotPlainDecimal, `line_items[1].price: "1.2.3" is not a plain decimal`},
+			decimal.ErrSyntax, `line_items[1].price: "1.2.3" is not a plain decimal`},
 		{"StringWithSpace", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":" 10"}`),
-			ErrNotPlainDecimal, `line_items[1].unit_price: " 10" is not a plain decimal`},
+			decimal.ErrSyntax, `line_items[1].unit_price: " 10" is not a plain decimal`},
 		{"LeadingZero", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":"010"}`),
-			ErrNotPlainDecimal, `line_items[1].unit_price: "010" is not a plain decimal`},
+			decimal.ErrSyntax, `line_items[1].unit_price: "010" is not a plain decimal`},
 		{"Bool", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":true}`),
 			ErrWrongType, `line_items[1].unit_price: true is a boolean, want a number`},
 		{"NegativeQuantity", valid(`{"item_code":"B","product_name":"B","quantity":-2,"unit_price":1}`),
-			ErrNegative, `line_items[1].quantity: "-2" is negative`},
+			decimal.ErrNegative, `line_items[1].quantity: "-2" is negative`},
 		{"ZeroQuantity", valid(`{"item_code":"B","product_name":"B","quantity":0.00,"unit_price":1}`),
 			ErrZeroQuantity, `line_items[1].quantity: "0.00" is zero`},
 		{"FractionalQuantityTooFine", valid(`{"item_code":"B","product_name":"B","quantity":0.125,"unit_price":1}`),
-			ErrTooManyFractionDigits, `line_items[1].quantity: "0.125" has more than 2 fraction digits`},
+			decimal.ErrTooManyFractionDigits, `line_items[1].quantity: "0.125" has more than 2 fraction digits`},
 		{"QuantityOutOfRange", valid(`{"item_code":"B","product_name":"B","quantity":99999999999999999999,"unit_price":1}`),
-			ErrOutOfRange, `line_items[1].quantity: "99999999999999999999" is out of range (integer part beyond int64)`},
+			decimal.ErrOutOfRange, `line_items[1].quantity: "99999999999999999999" is out of range (integer part beyond int64)`},
 		{"NegativeDiscount", valid(`{"item_code":"B","product_name":"B","quantity":1,"unit_price":1,"discount_amount":-0.5}`),
-			ErrNegative, `line_items[1].discount_amount: "-0.5" is negative`},
+			decimal.ErrNegative, `line_items[1].discount_amount: "-0.5" is negative`},
 		{"NoPrice", valid(`{"item_code":"B","product_name":"B","quantity":1}`),
 			ErrMissing, `line_items[1].unit_price: neither unit_price nor price is set`},
 		{"NoName", valid(`{"item_code":"B","quantity":1,"unit_price":1}`),
@@ -221,7 +223,7 @@ func TestMap_Errors(t *testing.T) {
 		{"NoTotal", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","description":"D"}`,
 			ErrMissing, `total: neither total nor amount is set`},
 		{"NegativeTotal", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","description":"D","total":-1}`,
-			ErrNegative, `total: "-1" is negative`},
+			decimal.ErrNegative, `total: "-1" is negative`},
 		{"NoLineName", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","total":1}`,
 			ErrMissing, `items: no line_items, and neither description nor document_number to name the one line`},
 		{"TotalLineNoCode", `{"type":"INVOICE","document_date":"2026-11-23","receiver_name":"X","description":"D","total":1}`,
