@@ -3,8 +3,8 @@
 # (bench/baseline), same machine, same run, same wrk load. See
 # docs/BENCHMARKS.md ("Ingest").
 #
-#   bench/ingest.sh                       # 2 rounds x 10 s per target
-#   ROUNDS=3 DURATION=20 bench/ingest.sh  # longer
+#   bench/ingest.sh                       # 1 round x 8 s per target, ~2.5 min
+#   ROUNDS=3 DURATION=20 N=500000 bench/ingest.sh  # longer
 #
 # Each round runs, one after the other: the baseline; the service with one
 # file sink (SINK_FILE_KIND=file, default subject ordering) under each load
@@ -16,28 +16,43 @@
 # TAGIHANAI_WEBHOOK_SECRETS (the generator's secret), RELAY_DATA_DIR (a
 # fresh temp dir per run), its sink and loopback listeners on free ports.
 # Load: wrk -t2 -c64, ~1 KiB deliveries with distinct event ids and valid
-# signatures made just before each run (bench/ingestgen). Then one more, unmeasured, service run with a CPU
-# profile from the admin listener's /debug/pprof/profile, attributed by
-# bench/profsum. Everything it builds and writes goes to bench/out/.
+# signatures made just before each run (bench/ingestgen: one data file per
+# wrk thread, each thread sends only its own). Then one more, unmeasured,
+# service run with a CPU profile from the admin listener's
+# /debug/pprof/profile, attributed by bench/profsum. It prints the
+# per-round table, then the profile, then a summary table (one row per
+# target: req/s, ratio to the same-run baseline, p99, non-2xx, socket
+# errors). Everything it builds and writes goes to bench/out/.
 #
-# Knobs (environment): ROUNDS (2), DURATION seconds per run (10),
-# CONNECTIONS (64), THREADS (2), N distinct deliveries generated per round
-# (250000), SHAPES ("distinct 1000 one"), WITH_SINK (1), PROFILE (1), DRAIN_WAIT seconds to wait for the
-# HTTP sink to catch up after the load (60), RELAY_BIN (a prebuilt service
-# binary to measure instead of building the working tree's).
+# Knobs (environment):
+#   ROUNDS       rounds of all targets (1)
+#   DURATION     seconds of load per run (8)
+#   CONNECTIONS  wrk connections (64)
+#   THREADS      wrk threads (2)
+#   N            distinct deliveries generated per run (160000; the service
+#                must not send more than N in DURATION, or ids are resent
+#                and the table says WRAPPED: raise N with DURATION)
+#   SHAPES       service load shapes ("distinct 1000 one")
+#   WITH_SINK    1: also the service+sink run (1)
+#   PROFILE      1: the profile run, about 15 s more (1)
+#   DRAIN_WAIT   seconds to wait for the HTTP sink to catch up (60)
+#   RELAY_BIN    a prebuilt service binary to measure instead of building
+#                the working tree's
+#   WRK_TIMEOUT  seconds before a wrk run is killed as hung (DURATION + 60)
 set -euo pipefail
 export GOTOOLCHAIN=go1.27.3 # go.mod requires it (see README)
 
-ROUNDS=${ROUNDS:-2}
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
+DURATION=${DURATION:-8}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-N=${N:-250000}
+N=${N:-160000}
 WITH_SINK=${WITH_SINK:-1}
 SHAPES=${SHAPES:-distinct 1000 one}
 PROFILE=${PROFILE:-1}
 DRAIN_WAIT=${DRAIN_WAIT:-60}
 RELAY_BIN=${RELAY_BIN:-}
+WRK_TIMEOUT=${WRK_TIMEOUT:-$((DURATION + 60))}
 SECRET=whsec_benchsecret # bench/internal/benchkit.Secret
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -139,7 +154,11 @@ per_subject() { # per_subject SHAPE: events per transaction of a load shape
 # run_wrk HOSTURL: runs the load, prints the RESULT line.
 run_wrk() {
 	local res
-	res=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$work/requests.lua" "$1" 2>&1) || { echo "$res" >&2; return 1; }
+	res=$(timeout -k 5 "$WRK_TIMEOUT" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$work/requests.lua" "$1" 2>&1) || {
+		log "wrk failed or hung (killed after ${WRK_TIMEOUT} s):"
+		echo "$res" >&2
+		return 1
+	}
 	echo "$res" >"$work/wrk.last"
 	echo "$res" | grep '^RESULT' || { echo "$res" >&2; return 1; }
 }
