@@ -299,9 +299,11 @@ echo "Service: $build_desc."
 echo "Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $N distinct signed ~1 KiB deliveries per run. Load average before/after: $load_start / $load_end."
 echo "Targets: service/distinct = a new transaction per event, service/1000 = 1,000 events per transaction, service/one = one transaction for every event (each with one file sink, subject ordering); service+sink = distinct events forwarded to a local HTTP sink draining concurrently."
 echo
-awk -F'\t' -v tck="$clk_tck" '
+summary="$work/summary.md"
+awk -F'\t' -v tck="$clk_tck" -v summary="$summary" -v rounds="$ROUNDS" '
 function f(s, k,   i, n, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
 function ms(us) { return sprintf("%.2f", us / 1000) }
+function commas(s,   r) { r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } return s r }
 {
 	round = $1; t = $2; r = $3
 	rps = f(r, "requests") / (f(r, "duration_us") / 1e6)
@@ -312,6 +314,10 @@ function ms(us) { return sprintf("%.2f", us / 1000) }
 	if (t == "baseline") bcpu[round] = cpu
 	cpur = (t == "baseline") ? "" : (bcpu[round] > 0 ? sprintf(" (%.1fx)", cpu / bcpu[round]) : "")
 	printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.0f%s | %s | %s%s |\n", round, t, rps, ratio, ms(f(r, "p50_us")), ms(f(r, "p99_us")), ms(f(r, "max_us")), f(r, "non2xx"), f(r, "errors"), cpu, cpur, $4, $5, wrap
+	if (!(t in all)) { order[++nt] = t; all[t] = 1 }
+	arps[t] += rps; an[t]++; ap99[t] += f(r, "p99_us"); if (f(r, "p99_us") > aworst[t]) aworst[t] = f(r, "p99_us")
+	anon2xx[t] += f(r, "non2xx"); aerr[t] += f(r, "errors"); if (wrap != "") awrap[t] = 1
+	if (t != "baseline") aratio[t] += (base[round] > 0 ? rps / base[round] : 0)
 	if (t != "baseline") { n[t]++; sr[t] += rps / base[round]; if (f(r, "p99_us") > p99[t]) p99[t] = f(r, "p99_us"); bad[t] += f(r, "non2xx") + f(r, "errors") ; rsum[t] += rps; p99sum[t] += f(r, "p99_us"); csum[t] += cpu / bcpu[round] }
 	else { nb++; brs += rps }
 }
@@ -326,9 +332,26 @@ END {
 		o = rsum["service/one"] / rsum["service/distinct"]
 		printf "- Ordering cost: one transaction for every event runs at %.2fx the distinct rate (target >= 0.8: %s).\n", o, (o >= 0.8 ? "met" : "MISSED")
 	}
-	for (t in n) {
+	for (i = 1; i <= nt; i++) {
+		t = order[i]
+		if (!(t in n)) continue
 		ratio = sr[t] / n[t]
 		printf "- %s: mean %.0f req/s, mean ratio %.2f (target >= 0.5: %s), p99 mean %s ms / worst %s ms (target <= 10 ms: %s), non-2xx + errors %d (target 0: %s), server CPU per request %.1fx the baseline'"'"'s.\n", t, rsum[t] / n[t], ratio, (ratio >= 0.5 ? "met" : "MISSED"), ms(p99sum[t] / n[t]), ms(p99[t]), (p99[t] <= 10000 ? "met" : "MISSED"), bad[t], (bad[t] == 0 ? "met" : "MISSED"), csum[t] / n[t]
+	}
+	# The summary, printed last: one row per target, in run order.
+	print "| target | req/s | ratio to baseline | p99 ms | non-2xx | socket errors |" >summary
+	print "| --- | --- | --- | --- | --- | --- |" >summary
+	for (i = 1; i <= nt; i++) {
+		t = order[i]
+		if (t == "baseline") label = "bare Echo baseline"
+		else if (t == "service/distinct") label = "service, distinct (every event a new transaction)"
+		else if (t == "service/one") label = "service, one (one transaction receiving every event)"
+		else if (t == "service+sink") label = "service + HTTP sink (distinct events, sink draining during the load)"
+		else if (t ~ /^service\//) { k = substr(t, 9); label = sprintf("service, %s (%s events per transaction)", k, commas(k)) }
+		else label = t
+		if (awrap[t]) label = label " WRAPPED: ids resent"
+		p = ms(ap99[t] / an[t]); if (rounds > 1) p = p " (worst " ms(aworst[t]) ")"
+		printf "| %s | %.0f | %s | %s | %d | %d |\n", label, arps[t] / an[t], (t == "baseline" ? "1.00" : sprintf("%.2f", aratio[t] / an[t])), p, anon2xx[t], aerr[t] >summary
 	}
 }' "$rows"
 
@@ -355,3 +378,15 @@ if [ "$PROFILE" = 1 ]; then
 		echo "Top functions: bench/out/ingest-cpu-top.txt (go tool pprof -top)."
 	fi
 fi
+
+# --- summary ----------------------------------------------------------------
+echo
+if [ "$ROUNDS" -gt 1 ]; then
+	echo "### Summary (means over $ROUNDS rounds; ratio: each round's req/s over the same round's baseline; p99: mean of the rounds, worst in brackets; non-2xx and socket errors: totals)"
+else
+	echo "### Summary (ratio: req/s over the same run's baseline)"
+fi
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, service $build_desc."
+echo
+cat "$summary"
