@@ -3,8 +3,8 @@
 # (bench/baseline), same machine, same run, same wrk load. See
 # docs/BENCHMARKS.md ("Ingest").
 #
-#   bench/ingest.sh                       # 2 rounds x 10 s per target
-#   ROUNDS=3 DURATION=20 bench/ingest.sh  # longer
+#   bench/ingest.sh                       # 1 round x 8 s per target, ~2.5 min
+#   ROUNDS=3 DURATION=20 N=500000 bench/ingest.sh  # longer
 #
 # Each round runs, one after the other: the baseline; the service with one
 # file sink (SINK_FILE_KIND=file, default subject ordering) under each load
@@ -16,28 +16,43 @@
 # TAGIHANAI_WEBHOOK_SECRETS (the generator's secret), RELAY_DATA_DIR (a
 # fresh temp dir per run), its sink and loopback listeners on free ports.
 # Load: wrk -t2 -c64, ~1 KiB deliveries with distinct event ids and valid
-# signatures made just before each run (bench/ingestgen). Then one more, unmeasured, service run with a CPU
-# profile from the admin listener's /debug/pprof/profile, attributed by
-# bench/profsum. Everything it builds and writes goes to bench/out/.
+# signatures made just before each run (bench/ingestgen: one data file per
+# wrk thread, each thread sends only its own). Then one more, unmeasured,
+# service run with a CPU profile from the admin listener's
+# /debug/pprof/profile, attributed by bench/profsum. It prints the
+# per-round table, then the profile, then a summary table (one row per
+# target: req/s, ratio to the same-run baseline, p99, non-2xx, socket
+# errors). Everything it builds and writes goes to bench/out/.
 #
-# Knobs (environment): ROUNDS (2), DURATION seconds per run (10),
-# CONNECTIONS (64), THREADS (2), N distinct deliveries generated per round
-# (250000), SHAPES ("distinct 1000 one"), WITH_SINK (1), PROFILE (1), DRAIN_WAIT seconds to wait for the
-# HTTP sink to catch up after the load (60), RELAY_BIN (a prebuilt service
-# binary to measure instead of building the working tree's).
+# Knobs (environment):
+#   ROUNDS       rounds of all targets (1)
+#   DURATION     seconds of load per run (8)
+#   CONNECTIONS  wrk connections (64)
+#   THREADS      wrk threads (2)
+#   N            distinct deliveries generated per run (160000; the service
+#                must not send more than N in DURATION, or ids are resent
+#                and the table says WRAPPED: raise N with DURATION)
+#   SHAPES       service load shapes ("distinct 1000 one")
+#   WITH_SINK    1: also the service+sink run (1)
+#   PROFILE      1: the profile run, about 15 s more (1)
+#   DRAIN_WAIT   seconds to wait for the HTTP sink to catch up (60)
+#   RELAY_BIN    a prebuilt service binary to measure instead of building
+#                the working tree's
+#   WRK_TIMEOUT  seconds before a wrk run is killed as hung (DURATION + 60)
 set -euo pipefail
 export GOTOOLCHAIN=go1.27.3 # go.mod requires it (see README)
 
-ROUNDS=${ROUNDS:-2}
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
+DURATION=${DURATION:-8}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-N=${N:-250000}
+N=${N:-160000}
 WITH_SINK=${WITH_SINK:-1}
 SHAPES=${SHAPES:-distinct 1000 one}
 PROFILE=${PROFILE:-1}
 DRAIN_WAIT=${DRAIN_WAIT:-60}
 RELAY_BIN=${RELAY_BIN:-}
+WRK_TIMEOUT=${WRK_TIMEOUT:-$((DURATION + 60))}
 SECRET=whsec_benchsecret # bench/internal/benchkit.Secret
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -139,7 +154,11 @@ per_subject() { # per_subject SHAPE: events per transaction of a load shape
 # run_wrk HOSTURL: runs the load, prints the RESULT line.
 run_wrk() {
 	local res
-	res=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$work/requests.lua" "$1" 2>&1) || { echo "$res" >&2; return 1; }
+	res=$(timeout -k 5 "$WRK_TIMEOUT" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s "$work/requests.lua" "$1" 2>&1) || {
+		log "wrk failed or hung (killed after ${WRK_TIMEOUT} s):"
+		echo "$res" >&2
+		return 1
+	}
 	echo "$res" >"$work/wrk.last"
 	echo "$res" | grep '^RESULT' || { echo "$res" >&2; return 1; }
 }
@@ -280,9 +299,11 @@ echo "Service: $build_desc."
 echo "Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $N distinct signed ~1 KiB deliveries per run. Load average before/after: $load_start / $load_end."
 echo "Targets: service/distinct = a new transaction per event, service/1000 = 1,000 events per transaction, service/one = one transaction for every event (each with one file sink, subject ordering); service+sink = distinct events forwarded to a local HTTP sink draining concurrently."
 echo
-awk -F'\t' -v tck="$clk_tck" '
+summary="$work/summary.md"
+awk -F'\t' -v tck="$clk_tck" -v summary="$summary" -v rounds="$ROUNDS" '
 function f(s, k,   i, n, a, kv) { n = split(s, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); if (kv[1] == k) return kv[2] } return "" }
 function ms(us) { return sprintf("%.2f", us / 1000) }
+function commas(s,   r) { r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } return s r }
 {
 	round = $1; t = $2; r = $3
 	rps = f(r, "requests") / (f(r, "duration_us") / 1e6)
@@ -293,6 +314,10 @@ function ms(us) { return sprintf("%.2f", us / 1000) }
 	if (t == "baseline") bcpu[round] = cpu
 	cpur = (t == "baseline") ? "" : (bcpu[round] > 0 ? sprintf(" (%.1fx)", cpu / bcpu[round]) : "")
 	printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.0f%s | %s | %s%s |\n", round, t, rps, ratio, ms(f(r, "p50_us")), ms(f(r, "p99_us")), ms(f(r, "max_us")), f(r, "non2xx"), f(r, "errors"), cpu, cpur, $4, $5, wrap
+	if (!(t in all)) { order[++nt] = t; all[t] = 1 }
+	arps[t] += rps; an[t]++; ap99[t] += f(r, "p99_us"); if (f(r, "p99_us") > aworst[t]) aworst[t] = f(r, "p99_us")
+	anon2xx[t] += f(r, "non2xx"); aerr[t] += f(r, "errors"); if (wrap != "") awrap[t] = 1
+	if (t != "baseline") aratio[t] += (base[round] > 0 ? rps / base[round] : 0)
 	if (t != "baseline") { n[t]++; sr[t] += rps / base[round]; if (f(r, "p99_us") > p99[t]) p99[t] = f(r, "p99_us"); bad[t] += f(r, "non2xx") + f(r, "errors") ; rsum[t] += rps; p99sum[t] += f(r, "p99_us"); csum[t] += cpu / bcpu[round] }
 	else { nb++; brs += rps }
 }
@@ -307,9 +332,26 @@ END {
 		o = rsum["service/one"] / rsum["service/distinct"]
 		printf "- Ordering cost: one transaction for every event runs at %.2fx the distinct rate (target >= 0.8: %s).\n", o, (o >= 0.8 ? "met" : "MISSED")
 	}
-	for (t in n) {
+	for (i = 1; i <= nt; i++) {
+		t = order[i]
+		if (!(t in n)) continue
 		ratio = sr[t] / n[t]
 		printf "- %s: mean %.0f req/s, mean ratio %.2f (target >= 0.5: %s), p99 mean %s ms / worst %s ms (target <= 10 ms: %s), non-2xx + errors %d (target 0: %s), server CPU per request %.1fx the baseline'"'"'s.\n", t, rsum[t] / n[t], ratio, (ratio >= 0.5 ? "met" : "MISSED"), ms(p99sum[t] / n[t]), ms(p99[t]), (p99[t] <= 10000 ? "met" : "MISSED"), bad[t], (bad[t] == 0 ? "met" : "MISSED"), csum[t] / n[t]
+	}
+	# The summary, printed last: one row per target, in run order.
+	print "| target | req/s | ratio to baseline | p99 ms | non-2xx | socket errors |" >summary
+	print "| --- | --- | --- | --- | --- | --- |" >summary
+	for (i = 1; i <= nt; i++) {
+		t = order[i]
+		if (t == "baseline") label = "bare Echo baseline"
+		else if (t == "service/distinct") label = "service, distinct (every event a new transaction)"
+		else if (t == "service/one") label = "service, one (one transaction receiving every event)"
+		else if (t == "service+sink") label = "service + HTTP sink (distinct events, sink draining during the load)"
+		else if (t ~ /^service\//) { k = substr(t, 9); label = sprintf("service, %s (%s events per transaction)", k, commas(k)) }
+		else label = t
+		if (awrap[t]) label = label " WRAPPED: ids resent"
+		p = ms(ap99[t] / an[t]); if (rounds > 1) p = p " (worst " ms(aworst[t]) ")"
+		printf "| %s | %.0f | %s | %s | %d | %d |\n", label, arps[t] / an[t], (t == "baseline" ? "1.00" : sprintf("%.2f", aratio[t] / an[t])), p, anon2xx[t], aerr[t] >summary
 	}
 }' "$rows"
 
@@ -336,3 +378,15 @@ if [ "$PROFILE" = 1 ]; then
 		echo "Top functions: bench/out/ingest-cpu-top.txt (go tool pprof -top)."
 	fi
 fi
+
+# --- summary ----------------------------------------------------------------
+echo
+if [ "$ROUNDS" -gt 1 ]; then
+	echo "### Summary (means over $ROUNDS rounds; ratio: each round's req/s over the same round's baseline; p99: mean of the rounds, worst in brackets; non-2xx and socket errors: totals)"
+else
+	echo "### Summary (ratio: req/s over the same run's baseline)"
+fi
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, service $build_desc."
+echo
+cat "$summary"
