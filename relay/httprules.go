@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,4 +122,24 @@ func ParseSinkURL(name, raw string, base bool) (*url.URL, error) {
 		return nil, &ConfigError{Var: name, Value: u.Redacted(), Err: ErrBaseURLExtras}
 	}
 	return u, nil
+}
+
+// ErrAnswerTooLarge is ReadAnswer's error for an answer longer than its
+// limit.
+var ErrAnswerTooLarge = errors.New("answer too large")
+
+// ReadAnswer reads an HTTP answer body of at most max bytes, so memory
+// stays bounded whatever a server sends. A longer answer gives its first
+// max bytes and an error matching ErrAnswerTooLarge: a caller that must
+// understand the answer (a 2xx that may have created a document) treats it
+// as cut off, never as a shorter complete one.
+func ReadAnswer(body io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, max+1))
+	if err != nil {
+		return b, err
+	}
+	if int64(len(b)) > max {
+		return b[:max], fmt.Errorf("%w: more than %d bytes", ErrAnswerTooLarge, max)
+	}
+	return b, nil
 }

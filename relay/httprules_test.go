@@ -2,9 +2,11 @@ package relay_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
@@ -152,5 +154,31 @@ func TestNoRedirectClient(t *testing.T) {
 	}
 	if relay.NoRedirectClient(nil).CheckRedirect == nil {
 		t.Fatal("a nil client must give a new client that does not follow redirects")
+	}
+}
+
+func TestReadAnswer(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		max     int64
+		want    string
+		tooLong bool
+	}{
+		{name: "shorter", body: "abc", max: 4, want: "abc"},
+		{name: "exactly the limit", body: "abcd", max: 4, want: "abcd"},
+		{name: "one byte over", body: "abcde", max: 4, want: "abcd", tooLong: true},
+		{name: "empty", body: "", max: 4, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := relay.ReadAnswer(strings.NewReader(tt.body), tt.max)
+			if string(got) != tt.want || errors.Is(err, relay.ErrAnswerTooLarge) != tt.tooLong {
+				t.Fatalf("ReadAnswer(%q, %d) = %q, %v; want %q, too large %v", tt.body, tt.max, got, err, tt.want, tt.tooLong)
+			}
+		})
+	}
+	if _, err := relay.ReadAnswer(iotest.ErrReader(io.ErrUnexpectedEOF), 4); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a failed read must come back: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -116,12 +115,12 @@ func (c *Client) get(ctx context.Context, op, u string) (data json.RawMessage, h
 		return nil, false, &Error{Op: op, Temporary: true, Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	body, err := relay.ReadAnswer(resp.Body, maxBodyBytes)
+	if errors.Is(err, relay.ErrAnswerTooLarge) {
+		return nil, false, &Error{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("%w: answer larger than %d bytes", ErrUnexpectedResponse, maxBodyBytes)}
+	}
 	if err != nil {
 		return nil, false, &Error{Op: op, StatusCode: resp.StatusCode, Temporary: true, Err: fmt.Errorf("read answer: %w", err)}
-	}
-	if len(body) > maxBodyBytes {
-		return nil, false, &Error{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("%w: answer larger than %d bytes", ErrUnexpectedResponse, maxBodyBytes)}
 	}
 
 	code := resp.StatusCode

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -112,7 +111,7 @@ func cmdSend(env *cliEnv, args []string) error {
 		return fmt.Errorf("send %s to %s: %w", fs.Arg(0), url, err)
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	answer, _ := relay.ReadAnswer(resp.Body, 64<<10)
 	if printBody {
 		fmt.Fprintf(env.stdout, "%s\n", body)
 	}

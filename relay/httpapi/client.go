@@ -99,7 +99,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 // not one (a proxy's page) becomes the message.
 func readAPIError(resp *http.Response) *APIError {
 	ae := &APIError{Status: resp.StatusCode}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, _ := relay.ReadAnswer(resp.Body, 64<<10)
 	var er ErrorResponse
 	if json.Unmarshal(b, &er) != nil || er.Error == "" {
 		ae.Code = http.StatusText(resp.StatusCode)

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -165,7 +164,7 @@ func (s *oauthSource) fetch(ctx context.Context) (string, time.Duration, error) 
 		return "", 0, &authError{temporary: true, err: err}
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	raw, err := relay.ReadAnswer(resp.Body, maxAnswerBytes)
 	code := resp.StatusCode
 	if err != nil {
 		return "", 0, &authError{status: code, temporary: true, err: fmt.Errorf("read answer: %w", err)}

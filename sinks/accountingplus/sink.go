@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
@@ -164,7 +163,7 @@ func (s *Sink) post(ctx context.Context, token string, body []byte) (res relay.R
 		return relay.Transient(0, 0, "accountingplus: request not sent: "+err.Error()), false
 	}
 	defer resp.Body.Close()
-	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	raw, readErr := relay.ReadAnswer(resp.Body, maxAnswerBytes)
 	code := resp.StatusCode
 	ans := readAnswer(raw)
 	switch {

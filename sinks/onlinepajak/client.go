@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -145,7 +144,7 @@ func (s *Sink) do(req *http.Request) (*answer, error) {
 		return nil, s.redactErr(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	body, err := relay.ReadAnswer(resp.Body, maxAnswerBytes)
 	a := &answer{status: resp.StatusCode, header: resp.Header, body: body}
 	if err != nil {
 		a.bodyErr = s.redactErr(err)
