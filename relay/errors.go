@@ -39,6 +39,9 @@ const (
 	EOVERLOADED = "overloaded"
 	// EMETHODNOTALLOWED: a known path asked with a method it does not serve.
 	EMETHODNOTALLOWED = "method_not_allowed"
+	// EUNKNOWNSOURCE: a delivery to a source that does not exist or is
+	// disabled (SPEC 6); nothing is stored.
+	EUNKNOWNSOURCE = "unknown_source"
 )
 
 // httpErrors is the one table from an error code to the HTTP status every
@@ -60,6 +63,7 @@ var httpErrors = []struct {
 	{EFORBIDDENHOST, http.StatusForbidden},
 	{ECROSSSITE, http.StatusForbidden},
 	{ENOTFOUND, http.StatusNotFound},
+	{EUNKNOWNSOURCE, http.StatusNotFound},
 	{EMETHODNOTALLOWED, http.StatusMethodNotAllowed},
 	{ECONFLICT, http.StatusConflict},
 	{ETOOLARGE, http.StatusRequestEntityTooLarge},
