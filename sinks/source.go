@@ -1,0 +1,42 @@
+package sinks
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tagihan-relay/tagihan-relay/relay"
+)
+
+// CheckSource checks every sink of a source the way the environment's sinks
+// are checked at start (SPEC 6): its keys are parsed by ParseKeys (unknown
+// keys named with the nearest valid one, the kind's defaults and rules) and
+// the sink is built once with no dependencies, so a missing required key or
+// a bad URL is found now and not at the first delivery. A file sink is only
+// parsed: building it would create its file. The error is invalid_request
+// and names the source, the sink and each key at fault, never a secret's
+// value; the parsed sinks are returned by name.
+func CheckSource(src *relay.Source) (map[string]*Conf, error) {
+	names := make([]string, 0, len(src.Sinks))
+	for name := range src.Sinks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	confs := make(map[string]*Conf, len(names))
+	var errs []error
+	for _, name := range names {
+		c, err := ParseKeys(name, src.Sinks[name])
+		if err == nil && c.Kind.Name != "file" {
+			_, _, err = c.Build(Deps{})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("source %q, sink %q: %w", src.Name, name, err))
+			continue
+		}
+		confs[name] = c
+	}
+	if len(errs) > 0 {
+		return nil, &relay.Error{Code: relay.EINVALID, Message: errors.Join(errs...).Error()}
+	}
+	return confs, nil
+}
