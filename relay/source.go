@@ -62,10 +62,10 @@ type SourceSecret struct {
 
 // SourceTagihanAI is a source's connection to the TagihanAI API (SPEC 7).
 type SourceTagihanAI struct {
-	APIKey     string
-	APIBaseURL string
-	WebhookID  string
-	PublicURL  string
+	APIKey     string `json:"api_key,omitempty"`
+	APIBaseURL string `json:"api_base_url,omitempty"`
+	WebhookID  string `json:"webhook_id,omitempty"`
+	PublicURL  string `json:"public_url,omitempty"`
 }
 
 // NewSourceSecret makes the record of secret added at now.
