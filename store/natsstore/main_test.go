@@ -93,6 +93,7 @@ func dropPrefix(tb testing.TB, url, prefix string) {
 	_ = js.DeleteKeyValue(ctx, ev)
 	_ = js.DeleteKeyValue(ctx, cr)
 	_ = js.DeleteStream(ctx, raw)
+	_ = js.DeleteKeyValue(ctx, natsstore.SourcesBucket(prefix))
 }
 
 // MustOpenStore opens a store with o and closes it when the test ends

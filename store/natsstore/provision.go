@@ -75,6 +75,17 @@ func (s *Store) provisionOnce(ctx context.Context, attempt time.Duration) error 
 		}
 		s.create = kv
 	}
+	if s.sources == nil {
+		name := SourcesBucket(s.opts.Prefix)
+		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
+			Bucket: name, Description: "tagihan-relay sources (SPEC 6): name → sealed configuration",
+			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage,
+		})
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+		s.sources = kv
+	}
 	if s.raw == nil {
 		st, err := s.ensureStream(rctx, jetstream.StreamConfig{
 			Name: rawName, Description: "tagihan-relay raw deliveries (headers, body, CloudEvent), one per event id",

@@ -75,7 +75,9 @@ type Store struct {
 	events jetstream.KeyValue
 	create jetstream.KeyValue
 	raw    jetstream.Stream
-	rawPre string // subject prefix of the raw stream, with the trailing dot
+	// sources holds the run-time sources, name → sealed JSON (sources.go).
+	sources jetstream.KeyValue
+	rawPre  string // subject prefix of the raw stream, with the trailing dot
 
 	owner string // this store's id on in-flight claims
 	view  *view

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 	t.Run("LastHour", func(t *testing.T) { testLastHour(t, o) })
 	t.Run("Export", func(t *testing.T) { testExport(t, o) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, o) })
+	t.Run("Sources", func(t *testing.T) { testSources(t, o) })
 }
 
 // t0 is the instant every fixture time is derived from.
