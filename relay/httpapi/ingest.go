@@ -68,6 +68,34 @@ func handleIngest(in Ingest) echo.HandlerFunc {
 	return ig.serve
 }
 
+// handleSourceIngest serves POST /webhooks/tagihanai/{source} (SPEC 6):
+// the source "default" is the environment configuration, the same as
+// /webhooks/tagihanai; a source the relay does not serve is 404
+// unknown_source, with nothing read or stored.
+func handleSourceIngest(in Ingest, ingest echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := c.Param("source")
+		if name == relay.DefaultSource {
+			return ingest(c)
+		}
+		in.Metrics.Received.WithLabelValues("unknown_source").Inc()
+		in.Log.Warn("delivery refused", "result", "unknown_source", "source", truncateForLog(name))
+		if c.Request().ContentLength != 0 { // the body is left unread
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+		}
+		return relay.Errorf(relay.EUNKNOWNSOURCE, "no source %q is served here", truncateForLog(name))
+	}
+}
+
+// truncateForLog keeps a caller-chosen path segment short in logs and
+// answers.
+func truncateForLog(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
 // ingester is the webhook handler's state: its settings and the in-flight
 // byte budget shared by every request.
 type ingester struct {

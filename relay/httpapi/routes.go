@@ -9,7 +9,9 @@ import (
 
 // publicRoutes lists every path of the public listener.
 func publicRoutes(e *echo.Echo, in Ingest, ready func() bool) {
-	e.POST("/webhooks/tagihanai", handleIngest(in))
+	ingest := handleIngest(in)
+	e.POST("/webhooks/tagihanai", ingest)
+	e.POST("/webhooks/tagihanai/:source", handleSourceIngest(in, ingest))
 	e.GET("/healthz", handleHealth)
 	e.GET("/readyz", handleReady(ready))
 }
