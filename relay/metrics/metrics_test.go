@@ -45,7 +45,7 @@ tagihan_relay_needs_review{sink="erp"} 1
 # TYPE tagihan_relay_deliveries_total counter
 tagihan_relay_deliveries_total{outcome="delivered",sink="erp"} 1
 tagihan_relay_deliveries_total{outcome="transient",sink="erp"} 1
-# HELP tagihan_relay_received_total Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable).
+# HELP tagihan_relay_received_total Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable, unknown_source).
 # TYPE tagihan_relay_received_total counter
 tagihan_relay_received_total{result="accepted"} 5
 # HELP tagihan_relay_store_commit_errors_total Store commits that failed.
