@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 )
@@ -15,7 +16,8 @@ import (
 // a bad URL is found now and not at the first delivery. A file sink is only
 // parsed: building it would create its file. The error is invalid_request
 // and names the source, the sink and each key at fault, never a secret's
-// value; the parsed sinks are returned by name.
+// value; the parsed sinks are returned by name. A NAME_FILE key is refused:
+// through the API it would make the relay read a file of its host.
 func CheckSource(src *relay.Source) (map[string]*Conf, error) {
 	names := make([]string, 0, len(src.Sinks))
 	for name := range src.Sinks {
@@ -25,6 +27,10 @@ func CheckSource(src *relay.Source) (map[string]*Conf, error) {
 	confs := make(map[string]*Conf, len(names))
 	var errs []error
 	for _, name := range names {
+		if k := fileKey(src.Sinks[name]); k != "" {
+			errs = append(errs, fmt.Errorf("source %q, sink %q: %s: a source cannot read files of the relay's host; give the value itself (it is stored encrypted)", src.Name, name, k))
+			continue
+		}
 		c, err := ParseKeys(name, src.Sinks[name])
 		if err == nil && c.Kind.Name != "file" {
 			_, _, err = c.Build(Deps{})
@@ -39,4 +45,20 @@ func CheckSource(src *relay.Source) (map[string]*Conf, error) {
 		return nil, &relay.Error{Code: relay.EINVALID, Message: errors.Join(errs...).Error()}
 	}
 	return confs, nil
+}
+
+// fileKey returns a key of keys that names a file to read the value from
+// (NAME_FILE), "" when there is none (sorted, so the error is stable).
+func fileKey(keys map[string]string) string {
+	var found []string
+	for k := range keys {
+		if strings.HasSuffix(strings.ToUpper(k), "_FILE") {
+			found = append(found, k)
+		}
+	}
+	slices.Sort(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
 }

@@ -31,6 +31,8 @@ func TestCheckSource(t *testing.T) {
 			want: []string{`sink "erp"`, "KIND"}},
 		{name: "accountingplus without email", sinks: map[string]map[string]string{"acc": func() map[string]string { m := ap(); delete(m, "EMAIL"); return m }()},
 			want: []string{`sink "acc"`, "EMAIL"}},
+		{name: "file keys refused", sinks: map[string]map[string]string{"erp": {"KIND": "http", "URL": "https://erp.example/", "SIGNING_SECRET_FILE": "/etc/shadow"}},
+			want: []string{`sink "erp"`, "SIGNING_SECRET_FILE", "cannot read files"}},
 		{name: "two bad sinks, both named", sinks: map[string]map[string]string{"a": {"KIND": "http"}, "b": {"KIND": "nope"}},
 			want: []string{`sink "a"`, `sink "b"`}},
 	}
