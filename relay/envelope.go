@@ -270,8 +270,14 @@ func readResource(env *Envelope) {
 	if env.Subject == "" {
 		// The id named after the event's category comes first.
 		category, _, _ := strings.Cut(env.Type, ".")
-		byCategory := map[string]gjson.Result{"transaction": transactionID, "payment": paymentID, "subscription": subscriptionID, "party": partyID}
-		env.Subject = firstString(byCategory[category])
+		for _, c := range [...]struct {
+			category string
+			id       gjson.Result
+		}{{"transaction", transactionID}, {"payment", paymentID}, {"subscription", subscriptionID}, {"party", partyID}} {
+			if c.category == category {
+				env.Subject = firstString(c.id)
+			}
+		}
 	}
 	if env.Subject == "" {
 		env.Subject = firstString(transactionID, paymentID, subscriptionID, partyID)

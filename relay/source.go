@@ -77,7 +77,9 @@ func NewSourceSecret(secret string, now time.Time) SourceSecret {
 // secret that decodes under the encoding, no secret twice, a tolerance
 // that is not negative, and sink names. Each sink's keys are checked by
 // the sinks package (sinks.CheckSource), which knows the kinds. Errors are
-// EINVALID and name the source; none holds a secret.
+// EINVALID and name the source; none holds a secret. Check also normalizes
+// s: the encoding lower-cased, secrets trimmed, their ids set to their
+// fingerprints.
 func (s *Source) Check() error {
 	if err := CheckSourceName(s.Name); err != nil {
 		return err
@@ -117,15 +119,21 @@ func (s *Source) Check() error {
 		return bad("sinks: at least one sink is required")
 	}
 	for name := range s.Sinks {
-		if !sinkName.MatchString(name) {
-			return bad("sink name %q: want letters, digits and _ (as in SINK_<NAME>_*)", name)
+		if !ValidSinkName(name) {
+			return bad("sink name %q: %s", name, SinkNameRule)
 		}
 	}
 	return nil
 }
 
-// sinkName is what may follow SINK_ in a variable name.
-var sinkName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+// sinkName is the rule for a sink's name, in RELAY_SINKS and in a source.
+var sinkName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// SinkNameRule says what ValidSinkName accepts.
+const SinkNameRule = "use lower-case letters, digits and _ (starting with a letter)"
+
+// ValidSinkName reports whether name may name a sink.
+func ValidSinkName(name string) bool { return sinkName.MatchString(name) }
 
 // SameConfig reports whether s and o configure the same thing: what
 // `sources apply` calls unchanged. Secrets compare by value (through their

@@ -43,7 +43,7 @@ func apiKeyField(source string) string { return "source/" + source + "/tagihanai
 // SealSource seals every secret of s under k.
 func SealSource(k *sealed.Key, s *Source) (*SealedSource, error) {
 	out := &SealedSource{Name: s.Name, Enabled: s.Enabled, SecretEncoding: s.SecretEncoding, Tolerance: s.Tolerance,
-		Sinks: make(map[string]map[string]string, len(s.Sinks)), CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 	for _, sec := range s.Secrets {
 		v, err := k.Seal(secretField(s.Name, sec.ID), sec.Secret)
 		if err != nil {
@@ -51,30 +51,9 @@ func SealSource(k *sealed.Key, s *Source) (*SealedSource, error) {
 		}
 		out.Secrets = append(out.Secrets, SealedSecret{ID: sec.ID, Sealed: v, CreatedAt: sec.CreatedAt})
 	}
-	for sink, keys := range s.Sinks {
-		m := make(map[string]string, len(keys))
-		for key, val := range keys {
-			if SecretVar(key) && val != "" {
-				v, err := k.Seal(sinkField(s.Name, sink, key), val)
-				if err != nil {
-					return nil, err
-				}
-				val = v
-			}
-			m[key] = val
-		}
-		out.Sinks[sink] = m
-	}
-	if t := s.TagihanAI; t != nil {
-		c := *t
-		if c.APIKey != "" {
-			v, err := k.Seal(apiKeyField(s.Name), c.APIKey)
-			if err != nil {
-				return nil, err
-			}
-			c.APIKey = v
-		}
-		out.TagihanAI = &c
+	var err error
+	if out.Sinks, out.TagihanAI, err = mapSecretSettings(s.Name, s.Sinks, s.TagihanAI, k.Seal); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -85,7 +64,7 @@ func SealSource(k *sealed.Key, s *Source) (*SealedSource, error) {
 // a secret.
 func (ss *SealedSource) Open(k *sealed.Key) (*Source, error) {
 	s := &Source{Name: ss.Name, Enabled: ss.Enabled, SecretEncoding: ss.SecretEncoding, Tolerance: ss.Tolerance,
-		Sinks: make(map[string]map[string]string, len(ss.Sinks)), CreatedAt: ss.CreatedAt, UpdatedAt: ss.UpdatedAt}
+		CreatedAt: ss.CreatedAt, UpdatedAt: ss.UpdatedAt}
 	open := func(field, v string) (string, error) {
 		plain, err := k.Open(field, v)
 		if err != nil {
@@ -103,32 +82,46 @@ func (ss *SealedSource) Open(k *sealed.Key) (*Source, error) {
 		}
 		s.Secrets = append(s.Secrets, SourceSecret{ID: sec.ID, Secret: plain, CreatedAt: sec.CreatedAt})
 	}
-	for sink, keys := range ss.Sinks {
+	var err error
+	if s.Sinks, s.TagihanAI, err = mapSecretSettings(ss.Name, ss.Sinks, ss.TagihanAI, open); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// mapSecretSettings copies a source's sink keys and TagihanAI connection,
+// passing each value that may hold a secret (a SecretVar sink key, the API
+// key) through f with the field it is bound to: sealing one way, opening
+// the other.
+func mapSecretSettings(source string, sinks map[string]map[string]string, api *SourceTagihanAI,
+	f func(field, v string) (string, error)) (map[string]map[string]string, *SourceTagihanAI, error) {
+	out := make(map[string]map[string]string, len(sinks))
+	for sink, keys := range sinks {
 		m := make(map[string]string, len(keys))
 		for key, val := range keys {
 			if SecretVar(key) && val != "" {
-				plain, err := open(sinkField(ss.Name, sink, key), val)
+				v, err := f(sinkField(source, sink, key), val)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
-				val = plain
+				val = v
 			}
 			m[key] = val
 		}
-		s.Sinks[sink] = m
+		out[sink] = m
 	}
-	if t := ss.TagihanAI; t != nil {
-		c := *t
-		if c.APIKey != "" {
-			plain, err := open(apiKeyField(ss.Name), c.APIKey)
-			if err != nil {
-				return nil, err
-			}
-			c.APIKey = plain
+	if api == nil {
+		return out, nil, nil
+	}
+	c := *api
+	if c.APIKey != "" {
+		v, err := f(apiKeyField(source), c.APIKey)
+		if err != nil {
+			return nil, nil, err
 		}
-		s.TagihanAI = &c
+		c.APIKey = v
 	}
-	return s, nil
+	return out, &c, nil
 }
 
 // String never shows a sealed value either: only the name and fingerprints.

@@ -62,7 +62,6 @@ type Config struct {
 // value); sink secrets match by suffix.
 var (
 	secretVars   = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
-	sinkNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	natsPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
@@ -253,8 +252,8 @@ func (c *Config) loadSinks(m map[string]string, p *problems) {
 		if name == "" {
 			continue
 		}
-		if !sinkNameRe.MatchString(name) {
-			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: use lower-case letters, digits and _ (starting with a letter)", name))
+		if !relay.ValidSinkName(name) {
+			p.add("RELAY_SINKS", strings.Join(c.Sinks, ","), fmt.Errorf("sink name %q: %s", name, relay.SinkNameRule))
 			continue
 		}
 		if seen[name] {

@@ -55,36 +55,24 @@ func (s *Store) provisionOnce(ctx context.Context, attempt time.Duration) error 
 	if _, err := s.js.AccountInfo(rctx); err != nil {
 		return fmt.Errorf("account info: %w", err)
 	}
-	if s.events == nil {
-		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
-			Bucket: evName, Description: "tagihan-relay events: dedup keys, delivery records, outbox state",
-			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage, LimitMarkerTTL: markerTTL,
-		})
-		if err != nil {
-			return fmt.Errorf("bucket %s: %w", evName, err)
+	for _, b := range []struct {
+		kv  *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&s.events, jetstream.KeyValueConfig{Bucket: evName, Description: "tagihan-relay events: dedup keys, delivery records, outbox state",
+			LimitMarkerTTL: markerTTL}},
+		{&s.create, jetstream.KeyValueConfig{Bucket: crName, Description: "tagihan-relay create-once records (sink, subject) → document"}},
+		{&s.sources, jetstream.KeyValueConfig{Bucket: SourcesBucket(s.opts.Prefix), Description: "tagihan-relay sources (SPEC 6): name → sealed configuration"}},
+	} {
+		if *b.kv != nil {
+			continue
 		}
-		s.events = kv
-	}
-	if s.create == nil {
-		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
-			Bucket: crName, Description: "tagihan-relay create-once records (sink, subject) → document",
-			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage,
-		})
+		b.cfg.History, b.cfg.Replicas, b.cfg.Storage = 1, s.opts.Replicas, jetstream.FileStorage
+		kv, err := s.ensureBucket(rctx, b.cfg)
 		if err != nil {
-			return fmt.Errorf("bucket %s: %w", crName, err)
+			return fmt.Errorf("bucket %s: %w", b.cfg.Bucket, err)
 		}
-		s.create = kv
-	}
-	if s.sources == nil {
-		name := SourcesBucket(s.opts.Prefix)
-		kv, err := s.ensureBucket(rctx, jetstream.KeyValueConfig{
-			Bucket: name, Description: "tagihan-relay sources (SPEC 6): name → sealed configuration",
-			History: 1, Replicas: s.opts.Replicas, Storage: jetstream.FileStorage,
-		})
-		if err != nil {
-			return fmt.Errorf("bucket %s: %w", name, err)
-		}
-		s.sources = kv
+		*b.kv = kv
 	}
 	if s.raw == nil {
 		st, err := s.ensureStream(rctx, jetstream.StreamConfig{
