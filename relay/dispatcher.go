@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,19 +40,32 @@ type DispatchObserver func(sink string, r Result, d time.Duration)
 // (in_flight, on disk) before it is sent and its attempt is recorded after.
 // It wakes on Notify and on the next due time; it does not poll.
 type Dispatcher struct {
-	store    Store
-	specs    []*SinkSpec
-	log      *slog.Logger
-	observe  DispatchObserver
-	clock    Clock
-	rnd      func(int64) int64
-	wake     map[string]chan struct{}
+	store   Store
+	log     *slog.Logger
+	observe DispatchObserver
+	clock   Clock
+	rnd     func(int64) int64
+	// wake is the running sinks' wake-up channels by name, replaced (never
+	// changed in place) when sinks come and go, so Notify on the ingest
+	// path takes no lock.
+	wake     atomic.Pointer[map[string]chan struct{}]
 	mu       sync.Mutex
+	specs    []*SinkSpec          // the sinks, in order (guarded by mu)
+	running  map[string]*sinkLoop // by name, once started (guarded by mu)
+	ctx      context.Context      // the loops' context, once started
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	started  bool
 	stopped  bool
 	stopOnce sync.Once
+}
+
+// sinkLoop is one running sink: its spec, how to stop it and when it has.
+type sinkLoop struct {
+	spec   *SinkSpec
+	wake   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // DispatcherOptions are the dispatcher's optional parts.
@@ -67,30 +81,38 @@ type DispatcherOptions struct {
 
 // NewDispatcher returns a dispatcher for specs over store.
 func NewDispatcher(store Store, specs []*SinkSpec, o DispatcherOptions) *Dispatcher {
-	d := &Dispatcher{store: store, specs: specs, log: o.Logger, observe: o.Observe, clock: o.Clock, rnd: o.Rand,
-		wake: make(map[string]chan struct{}, len(specs))}
+	d := &Dispatcher{store: store, log: o.Logger, observe: o.Observe, clock: o.Clock, rnd: o.Rand,
+		running: make(map[string]*sinkLoop, len(specs))}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	if d.clock == nil {
 		d.clock = WallClock{}
 	}
+	wake := make(map[string]chan struct{}, len(specs))
 	for _, s := range specs {
-		if s.Concurrency <= 0 {
-			s.Concurrency = 1
-		}
-		if s.Timeout <= 0 {
-			s.Timeout = 30 * time.Second
-		}
-		d.wake[s.Name] = make(chan struct{}, 1)
+		withDefaults(s)
+		d.specs = append(d.specs, s)
+		wake[s.Name] = make(chan struct{}, 1)
 	}
+	d.wake.Store(&wake)
 	return d
+}
+
+func withDefaults(s *SinkSpec) {
+	if s.Concurrency <= 0 {
+		s.Concurrency = 1
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 30 * time.Second
+	}
 }
 
 // Notify wakes the named sinks' claimers (new or redriven entries).
 func (d *Dispatcher) Notify(sinks []string) {
+	wake := *d.wake.Load()
 	for _, s := range sinks {
-		if ch, ok := d.wake[s]; ok {
+		if ch, ok := wake[s]; ok {
 			select {
 			case ch <- struct{}{}:
 			default:
@@ -101,12 +123,121 @@ func (d *Dispatcher) Notify(sinks []string) {
 
 // NotifyAll wakes every sink.
 func (d *Dispatcher) NotifyAll() {
-	for _, ch := range d.wake {
+	for _, ch := range *d.wake.Load() {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// Spec returns the running (or, before Start, configured) sink called
+// name.
+func (d *Dispatcher) Spec(name string) (*SinkSpec, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// SetSinks starts the sinks of add and stops those named in remove, while
+// the dispatcher runs (or, before Start, changes what Start starts). A sink
+// of add whose name is already running replaces it: the old one stops
+// claiming, finishes and records the attempts it began with its own
+// configuration, then the new one resumes and claims (SPEC 6: a change
+// applies to the next delivery; an attempt in flight finishes with what it
+// started with). SetSinks returns when the old loops have stopped and the
+// new ones are claiming.
+func (d *Dispatcher) SetSinks(ctx context.Context, add []*SinkSpec, remove []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return errors.New("relay: dispatcher stopped")
+	}
+	gone := make(map[string]bool, len(add)+len(remove))
+	for _, name := range remove {
+		gone[name] = true
+	}
+	for _, s := range add {
+		gone[s.Name] = true
+	}
+	kept := d.specs[:0:0]
+	for _, s := range d.specs {
+		if !gone[s.Name] {
+			kept = append(kept, s)
+		}
+	}
+	for name := range gone {
+		if l := d.running[name]; l != nil {
+			l.cancel()
+			<-l.done
+			delete(d.running, name)
+		}
+	}
+	for _, s := range add {
+		withDefaults(s)
+		kept = append(kept, s)
+	}
+	d.specs = kept
+	d.publishWake()
+	if !d.started {
+		return nil
+	}
+	var errs []error
+	for _, s := range add {
+		if err := d.resume(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+		d.startLoop(s)
+	}
+	return errors.Join(errs...)
+}
+
+// publishWake replaces the wake-up map with one channel per sink; a sink
+// that had one keeps it, so a replacing loop hears what was meant for the
+// old one (called with mu held).
+func (d *Dispatcher) publishWake() {
+	old := *d.wake.Load()
+	wake := make(map[string]chan struct{}, len(d.specs))
+	for _, s := range d.specs {
+		ch := old[s.Name]
+		if ch == nil {
+			ch = make(chan struct{}, 1)
+		}
+		wake[s.Name] = ch
+	}
+	d.wake.Store(&wake)
+}
+
+// resume returns what an earlier process left in flight at s to pending
+// (or review) and tells the store the sink's unknown-outcome policy.
+func (d *Dispatcher) resume(ctx context.Context, s *SinkSpec) error {
+	review := s.ReviewUnknown && !s.ChecksUnknown
+	n, err := d.store.ResumeInFlight(ctx, s.Name, review, d.clock.Now())
+	if err != nil {
+		return fmt.Errorf("relay: resume in-flight deliveries of %s: %w", s.Name, err)
+	}
+	if n > 0 {
+		d.log.Warn("resumed deliveries left in flight by a stop", "sink", s.Name, "count", n, "to_review", review)
+	}
+	return nil
+}
+
+// startLoop starts s's claimer and workers (called with mu held, after
+// Start).
+func (d *Dispatcher) startLoop(s *SinkSpec) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	l := &sinkLoop{spec: s, wake: (*d.wake.Load())[s.Name], cancel: cancel, done: make(chan struct{})}
+	d.running[s.Name] = l
+	d.wg.Add(1)
+	go func() {
+		defer close(l.done)
+		d.runSink(ctx, s, l.wake)
+	}()
 }
 
 // Start resumes what a crash left in flight and starts the sinks' loops.
@@ -125,21 +256,14 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return errors.New("relay: dispatcher already stopped")
 	}
 	d.started = true
-	now := d.clock.Now()
 	for _, s := range d.specs {
-		review := s.ReviewUnknown && !s.ChecksUnknown
-		n, err := d.store.ResumeInFlight(ctx, s.Name, review, now)
-		if err != nil {
-			return fmt.Errorf("relay: resume in-flight deliveries of %s: %w", s.Name, err)
-		}
-		if n > 0 {
-			d.log.Warn("resumed deliveries left in flight by a stop", "sink", s.Name, "count", n, "to_review", review)
+		if err := d.resume(ctx, s); err != nil {
+			return err
 		}
 	}
-	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, s := range d.specs {
-		d.wg.Add(1)
-		go d.runSink(ctx, s)
+		d.startLoop(s)
 	}
 	return nil
 }
@@ -163,7 +287,7 @@ func (d *Dispatcher) Stop() {
 // runSink is one sink's claimer: it claims as many due entries as it has
 // free workers (plus a prefetch) and sleeps until a wake-up, a worker coming
 // free or the next due time (on the dispatcher's clock).
-func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
+func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struct{}) {
 	defer d.wg.Done()
 	// Prefetch: a sink whose unknown outcomes are simply retried keeps up
 	// to CONCURRENCY claims ready, so a worker that comes free does not wait
@@ -223,7 +347,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.wake[s.Name]:
+		case <-wake:
 		case <-free:
 			idle++
 		case <-timerC:
