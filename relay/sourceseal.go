@@ -24,6 +24,10 @@ type SealedSource struct {
 	TagihanAI      *SourceTagihanAI             `json:"tagihanai,omitempty"`
 	CreatedAt      time.Time                    `json:"created_at"`
 	UpdatedAt      time.Time                    `json:"updated_at"`
+	// DeletedAt marks a deleted source whose sinks still drain what it had
+	// pending: it takes no delivery and is not listed; the record goes when
+	// its sinks hold nothing pending or in flight.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 }
 
 // SealedSecret is a signing secret at rest.

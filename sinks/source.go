@@ -14,10 +14,12 @@ import (
 // keys named with the nearest valid one, the kind's defaults and rules) and
 // the sink is built once with no dependencies, so a missing required key or
 // a bad URL is found now and not at the first delivery. A file sink is only
-// parsed: building it would create its file. The error is invalid_request
+// refused: through the API it would make the relay write files of its host
+// (a source's events go to an http, accountingplus, onlinepajak or stdout
+// sink). The error is invalid_request
 // and names the source, the sink and each key at fault, never a secret's
-// value; the parsed sinks are returned by name. A NAME_FILE key is refused:
-// through the API it would make the relay read a file of its host.
+// value; the parsed sinks are returned by name. A NAME_FILE key is refused
+// too: it would make the relay read a file of its host.
 func CheckSource(src *relay.Source) (map[string]*Conf, error) {
 	names := make([]string, 0, len(src.Sinks))
 	for name := range src.Sinks {
@@ -32,7 +34,9 @@ func CheckSource(src *relay.Source) (map[string]*Conf, error) {
 			continue
 		}
 		c, err := ParseKeys(name, src.Sinks[name])
-		if err == nil && c.Kind.Name != "file" {
+		if err == nil && c.Kind.Name == "file" {
+			err = fmt.Errorf("KIND: file: a source's sinks cannot write files of the relay's host; use http, accountingplus, onlinepajak or stdout")
+		} else if err == nil {
 			_, _, err = c.Build(Deps{})
 		}
 		if err != nil {

@@ -33,6 +33,8 @@ func TestCheckSource(t *testing.T) {
 			want: []string{`sink "acc"`, "EMAIL"}},
 		{name: "file keys refused", sinks: map[string]map[string]string{"erp": {"KIND": "http", "URL": "https://erp.example/", "SIGNING_SECRET_FILE": "/etc/shadow"}},
 			want: []string{`sink "erp"`, "SIGNING_SECRET_FILE", "cannot read files"}},
+		{name: "file kind refused", sinks: map[string]map[string]string{"out": {"KIND": "file", "PATH": "/home/relay/.bashrc"}},
+			want: []string{`sink "out"`, "KIND", "cannot write files"}},
 		{name: "two bad sinks, both named", sinks: map[string]map[string]string{"a": {"KIND": "http"}, "b": {"KIND": "nope"}},
 			want: []string{`sink "a"`, `sink "b"`}},
 	}
