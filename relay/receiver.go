@@ -10,6 +10,9 @@ type Receiver struct {
 	Store  Store
 	Routes []Route
 	Source string
+	// SourceName is the relay source the deliveries belong to (SPEC 6);
+	// "" is the environment's source, "default".
+	SourceName string
 	// Notify, when set, is called with the sinks that got new outbox
 	// entries, after the commit.
 	Notify func(sinks []string)

@@ -65,7 +65,7 @@ func TestIngest_InvalidIDsAreKeptUnparsed(t *testing.T) {
 			t.Errorf("log line holds the sender's long value: %.200s", line)
 		}
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="unparsed"`); got != 3 {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="unparsed",source="default"`); got != 3 {
 		t.Errorf("received_total{unparsed} = %v, want 3", got)
 	}
 	// The id rule is not applied twice: a valid 256-byte id is accepted.

@@ -157,7 +157,7 @@ func TestIngest_InflightBudget(t *testing.T) {
 	if got := e.metric(t, "tagihan_relay_overloaded_total", ""); got != 2 {
 		t.Errorf("overloaded_total = %v, want 2", got)
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="overloaded"`); got != 2 {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="overloaded",source="default"`); got != 2 {
 		t.Errorf("received_total{overloaded} = %v, want 2", got)
 	}
 	if got := inflight(); got != maxBody {

@@ -19,8 +19,12 @@ import (
 
 // Ingest is what the webhook endpoint needs.
 type Ingest struct {
+	// Verifier and Receiver are the environment's source ("default").
 	Verifier *signature.Verifier
 	Receiver *relay.Receiver
+	// Sources finds a run-time source by name (SPEC 6): nil when it is
+	// unknown or disabled. nil serves only "default".
+	Sources func(name string) *relay.Intake
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	MaxBody  int64
@@ -57,34 +61,41 @@ var bufPool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0,
 // net/http does not drain (or wait for) a body nobody wants. A refusal is
 // returned as a *relay.Error, which errorHandler answers with its code's
 // status from relay's one table.
-func handleIngest(in Ingest) echo.HandlerFunc {
+func handleIngest(in Ingest) *ingester {
 	maxInflight := in.MaxInflight
 	if maxInflight <= 0 {
 		maxInflight = DefaultMaxInflight
 	}
 	// One byte over MaxBody: a chunked body reserves that much to see that
 	// it is too large, and it must fit on its own.
-	ig := &ingester{Ingest: in, budget: &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes}}
-	return ig.serve
+	return &ingester{Ingest: in, budget: &inflight{max: max(maxInflight, in.MaxBody+1), gauge: in.Metrics.IngestInflightBytes},
+		def: &relay.Intake{Source: relay.DefaultSource, Verifier: in.Verifier, Receiver: in.Receiver}}
 }
 
-// handleSourceIngest serves POST /webhooks/tagihanai/{source} (SPEC 6):
-// the source "default" is the environment configuration, the same as
-// /webhooks/tagihanai; a source the relay does not serve is 404
-// unknown_source, with nothing read or stored.
-func handleSourceIngest(in Ingest, ingest echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		name := c.Param("source")
-		if name == relay.DefaultSource {
-			return ingest(c)
-		}
-		in.Metrics.Received.WithLabelValues("unknown_source").Inc()
-		in.Log.Warn("delivery refused", "result", "unknown_source", "source", truncateForLog(name))
-		if c.Request().ContentLength != 0 { // the body is left unread
-			c.Response().Header().Set(echo.HeaderConnection, "close")
-		}
-		return relay.Errorf(relay.EUNKNOWNSOURCE, "no source %q is served here", truncateForLog(name))
+// serveDefault serves POST /webhooks/tagihanai: the environment's source.
+func (ig *ingester) serveDefault(c echo.Context) error { return ig.serve(c, ig.def) }
+
+// serveSource serves POST /webhooks/tagihanai/{source} (SPEC 6): the
+// source "default" is the environment configuration, the same as
+// /webhooks/tagihanai; a source the relay does not serve (unknown or
+// disabled) is 404 unknown_source, with nothing read or stored. The look-up
+// is one map read, whatever the number of sources.
+func (ig *ingester) serveSource(c echo.Context) error {
+	name := c.Param("source")
+	if name == relay.DefaultSource {
+		return ig.serve(c, ig.def)
 	}
+	if ig.Sources != nil {
+		if in := ig.Sources(name); in != nil {
+			return ig.serve(c, in)
+		}
+	}
+	ig.received("unknown_source", "")
+	ig.Log.Warn("delivery refused", "result", "unknown_source", "source", truncateForLog(name))
+	if c.Request().ContentLength != 0 { // the body is left unread
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+	}
+	return relay.Errorf(relay.EUNKNOWNSOURCE, "no source %q is served here", truncateForLog(name))
 }
 
 // truncateForLog keeps a caller-chosen path segment short in logs and
@@ -101,22 +112,24 @@ func truncateForLog(s string) string {
 type ingester struct {
 	Ingest
 	budget *inflight
+	def    *relay.Intake
 }
 
-func (ig *ingester) serve(c echo.Context) error {
+// serve receives one delivery for the source in.
+func (ig *ingester) serve(c echo.Context, in *relay.Intake) error {
 	req := c.Request()
 	start := ig.Now()
 	defer func() { ig.Metrics.IngestLatency.Observe(ig.Now().Sub(start).Seconds()) }()
 
-	checked, err := ig.Verifier.CheckHeader(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp))
+	checked, err := in.Verifier.CheckHeader(req.Header.Get(relay.HeaderSignature), req.Header.Get(relay.HeaderTimestamp))
 	if err != nil {
 		if req.ContentLength != 0 { // the body is left unread
 			c.Response().Header().Set(echo.HeaderConnection, "close")
 		}
-		return ig.unauthorized(err, 0)
+		return ig.unauthorized(in, err, 0)
 	}
 	if req.ContentLength > ig.MaxBody {
-		ig.received("too_large")
+		ig.received("too_large", in.Source)
 		ig.Log.Warn("delivery refused", "result", "too_large", "content_length", req.ContentLength)
 		return ig.tooLarge(c)
 	}
@@ -124,7 +137,7 @@ func (ig *ingester) serve(c echo.Context) error {
 	defer func() { ig.budget.release(reserved) }()
 	if req.ContentLength > 0 {
 		if !ig.budget.reserve(req.ContentLength) {
-			return ig.overloaded(c)
+			return ig.overloaded(c, in)
 		}
 		reserved = req.ContentLength
 	}
@@ -135,19 +148,19 @@ func (ig *ingester) serve(c echo.Context) error {
 			bufPool.Put(buf)
 		}
 	}()
-	if err := ig.readBody(c, buf, &reserved); err != nil {
+	if err := ig.readBody(c, in, buf, &reserved); err != nil {
 		return err
 	}
 	body := buf.Bytes()
-	if err := ig.Verifier.VerifyBody(checked, body); err != nil {
-		return ig.unauthorized(err, len(body))
+	if err := in.Verifier.VerifyBody(checked, body); err != nil {
+		return ig.unauthorized(in, err, len(body))
 	}
-	return ig.store(c, body, start)
+	return ig.store(c, in, body, start)
 }
 
 // readBody reads the request body into buf, within MaxBody and the
 // in-flight budget (*reserved is what this request holds of it).
-func (ig *ingester) readBody(c echo.Context, buf *bytes.Buffer, reserved *int64) error {
+func (ig *ingester) readBody(c echo.Context, in *relay.Intake, buf *bytes.Buffer, reserved *int64) error {
 	req := c.Request()
 	var tooBig, over bool
 	var err error
@@ -162,13 +175,13 @@ func (ig *ingester) readBody(c echo.Context, buf *bytes.Buffer, reserved *int64)
 	}
 	switch {
 	case over:
-		return ig.overloaded(c)
+		return ig.overloaded(c, in)
 	case tooBig:
-		ig.received("too_large")
+		ig.received("too_large", in.Source)
 		ig.Log.Warn("delivery refused", "result", "too_large")
 		return ig.tooLarge(c)
 	case err != nil:
-		ig.received("bad_request")
+		ig.received("bad_request", in.Source)
 		ig.Log.Warn("delivery refused", "result", "bad_request", "error", err.Error())
 		c.Response().Header().Set(echo.HeaderConnection, "close")
 		return relay.Errorf(relay.EINVALID, "could not read the request body")
@@ -177,18 +190,18 @@ func (ig *ingester) readBody(c echo.Context, buf *bytes.Buffer, reserved *int64)
 }
 
 // store makes the verified delivery durable and answers it.
-func (ig *ingester) store(c echo.Context, body []byte, start time.Time) error {
+func (ig *ingester) store(c echo.Context, in *relay.Intake, body []byte, start time.Time) error {
 	req := c.Request()
 	d := relay.Delivery{ReceivedAt: start.UTC(), Headers: relay.DeliveryHeaders(req.Header), Body: body}
-	rc, err := ig.Receiver.Receive(req.Context(), d)
+	rc, err := in.Receiver.Receive(req.Context(), d)
 	if err != nil {
-		ig.received("unavailable")
-		ig.Log.Error("delivery not stored", "result", "unavailable", "event_id", relay.LogText(rc.ID), "error", err)
+		ig.received("unavailable", in.Source)
+		ig.Log.Error("delivery not stored", "result", "unavailable", "source", in.Source, "event_id", relay.LogText(rc.ID), "error", err)
 		c.Response().Header().Set("Retry-After", "1")
 		return err
 	}
-	ig.received(string(rc.Status))
-	ig.Log.Info("delivery", "result", string(rc.Status), "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
+	ig.received(string(rc.Status), in.Source)
+	ig.Log.Info("delivery", "result", string(rc.Status), "source", in.Source, "event_id", relay.LogText(rc.ID), "type", relay.LogText(rc.Type), "test", rc.Test,
 		"sinks", len(rc.Sinks), "duration_ms", float64(ig.Now().Sub(start).Microseconds())/1000)
 	status := http.StatusOK
 	if rc.Status == relay.IngestUnparsed {
@@ -197,7 +210,11 @@ func (ig *ingester) store(c echo.Context, body []byte, start time.Time) error {
 	return c.JSONBlob(status, ackBody(rc.Status, rc.ID))
 }
 
-func (ig *ingester) received(result string) { ig.Metrics.Received.WithLabelValues(result).Inc() }
+// received counts one delivery by result and source ("" when the source
+// is unknown: a caller-chosen name never becomes a label).
+func (ig *ingester) received(result, source string) {
+	ig.Metrics.Received.WithLabelValues(result, source).Inc()
+}
 
 // tooLarge answers a body over MaxBody (413).
 func (ig *ingester) tooLarge(c echo.Context) error {
@@ -209,18 +226,18 @@ func (ig *ingester) tooLarge(c echo.Context) error {
 }
 
 // unauthorized answers a signature failure (401), counted by its code.
-func (ig *ingester) unauthorized(err error, bodyBytes int) error {
+func (ig *ingester) unauthorized(in *relay.Intake, err error, bodyBytes int) error {
 	code := signature.Code(err)
-	ig.received("unauthorized")
+	ig.received("unauthorized", in.Source)
 	ig.Metrics.SignatureFailure.WithLabelValues(code).Inc()
-	ig.Log.Warn("delivery refused", "result", "unauthorized", "code", code, "body_bytes", bodyBytes)
+	ig.Log.Warn("delivery refused", "result", "unauthorized", "source", in.Source, "code", code, "body_bytes", bodyBytes)
 	return &relay.Error{Code: code, Message: signature.Message(err)}
 }
 
 // overloaded answers a body that does not fit the in-flight budget (503
 // with Retry-After: 1).
-func (ig *ingester) overloaded(c echo.Context) error {
-	ig.received("overloaded")
+func (ig *ingester) overloaded(c echo.Context, in *relay.Intake) error {
+	ig.received("overloaded", in.Source)
 	ig.Metrics.Overloaded.Inc()
 	ig.Log.Warn("delivery refused", "result", "overloaded", "content_length", c.Request().ContentLength)
 	c.Response().Header().Set(echo.HeaderConnection, "close")

@@ -155,7 +155,7 @@ func TestIngest_Accepted(t *testing.T) {
 			if diff := cmp.Diff(tt.wantSinks, sinkStates(d)); diff != "" {
 				t.Errorf("deliveries (-want +got):\n%s", diff)
 			}
-			if got := e.metric(t, "tagihan_relay_received_total", `result="accepted"`); got != 1 {
+			if got := e.metric(t, "tagihan_relay_received_total", `result="accepted",source="default"`); got != 1 {
 				t.Errorf("received_total{accepted} = %v, want 1", got)
 			}
 			if e.notices.Load() != 1 {
@@ -210,7 +210,7 @@ func TestIngest_Duplicate(t *testing.T) {
 	if ids := e.storedIDs(t); len(ids) != 1 {
 		t.Errorf("stored events %v, want one", ids)
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="duplicate"`); got != 2 {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="duplicate",source="default"`); got != 2 {
 		t.Errorf("received_total{duplicate} = %v, want 2", got)
 	}
 }
@@ -341,7 +341,7 @@ func TestIngest_Unparsed(t *testing.T) {
 	if len(st.Sinks) != 0 {
 		t.Errorf("unparsed deliveries were routed: %+v", st.Sinks)
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="unparsed"`); got != float64(len(tests)) {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="unparsed",source="default"`); got != float64(len(tests)) {
 		t.Errorf("received_total{unparsed} = %v, want %d", got, len(tests))
 	}
 }
@@ -388,7 +388,7 @@ func TestIngest_StoreUnavailable(t *testing.T) {
 			res := e.post(t, body, e.signed(body))
 			wantError(t, res, http.StatusServiceUnavailable, relay.EUNAVAILABLE, "retry")
 			e.wantNothingStored(t)
-			if got := e.metric(t, "tagihan_relay_received_total", `result="unavailable"`); got != 1 {
+			if got := e.metric(t, "tagihan_relay_received_total", `result="unavailable",source="default"`); got != 1 {
 				t.Errorf("received_total{unavailable} = %v, want 1", got)
 			}
 			if strings.Contains(string(res.Body), "no space left") {

@@ -105,7 +105,7 @@ func TestIngest_BodyLimit(t *testing.T) {
 			tooLarge++
 		}
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="too_large"`); got != float64(tooLarge) {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="too_large",source="default"`); got != float64(tooLarge) {
 		t.Errorf("received_total{too_large} = %v, want %d", got, tooLarge)
 	}
 }

@@ -9,9 +9,9 @@ import (
 
 // publicRoutes lists every path of the public listener.
 func publicRoutes(e *echo.Echo, in Ingest, ready func() bool) {
-	ingest := handleIngest(in)
-	e.POST("/webhooks/tagihanai", ingest)
-	e.POST("/webhooks/tagihanai/:source", handleSourceIngest(in, ingest))
+	ig := handleIngest(in)
+	e.POST("/webhooks/tagihanai", ig.serveDefault)
+	e.POST("/webhooks/tagihanai/:source", ig.serveSource)
 	e.GET("/healthz", handleHealth)
 	e.GET("/readyz", handleReady(ready))
 }

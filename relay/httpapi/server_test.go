@@ -138,7 +138,7 @@ func TestServer_TruncatedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 0, "the handler to give up on the truncated body", func() bool {
-		return e.metric(t, "tagihan_relay_received_total", `result="bad_request"`) == 1
+		return e.metric(t, "tagihan_relay_received_total", `result="bad_request",source="default"`) == 1
 	})
 	e.wantNothingStored(t)
 	e.wantStillServing(t, "evt_after_truncated")

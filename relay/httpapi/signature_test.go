@@ -63,7 +63,7 @@ func TestIngest_SignatureFailures(t *testing.T) {
 			t.Errorf("signature_failures_total{code=%q} = %v, want %v", code, got, want)
 		}
 	}
-	if got := e.metric(t, "tagihan_relay_received_total", `result="unauthorized"`); got != float64(len(tests)) {
+	if got := e.metric(t, "tagihan_relay_received_total", `result="unauthorized",source="default"`); got != float64(len(tests)) {
 		t.Errorf("received_total{unauthorized} = %v, want %d", got, len(tests))
 	}
 	logs := e.Logs.String()

@@ -41,7 +41,7 @@ type Metrics struct {
 func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats, error)) *Metrics {
 	m := &Metrics{
 		Received: counterVec("tagihan_relay_received_total",
-			"Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable, unknown_source).", "result"),
+			"Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable, unknown_source) and source (\"\" for unknown_source).", "result", "source"),
 		IngestLatency: histogram("tagihan_relay_ingest_duration_seconds",
 			"Time from request to answer on the ingest endpoint, including the durable commit.",
 			.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5),

@@ -21,7 +21,7 @@ func TestMetrics_OutboxFromStats(t *testing.T) {
 			Sinks:  map[string]relay.SinkStats{"erp": {Pending: 3, InFlight: 1, Dead: 2, NeedsReview: 1, Delivered: 9, OldestPendingAge: 42}},
 		}, nil
 	})
-	m.Received.WithLabelValues("accepted").Add(5)
+	m.Received.WithLabelValues("accepted", "default").Add(5)
 	m.ObserveDelivery("erp", relay.Delivered(200, nil), 30*time.Millisecond)
 	m.ObserveDelivery("erp", relay.Transient(503, 0, "down"), time.Second)
 	m.ObserveCommit(12, 2*time.Millisecond, nil)
@@ -45,9 +45,9 @@ tagihan_relay_needs_review{sink="erp"} 1
 # TYPE tagihan_relay_deliveries_total counter
 tagihan_relay_deliveries_total{outcome="delivered",sink="erp"} 1
 tagihan_relay_deliveries_total{outcome="transient",sink="erp"} 1
-# HELP tagihan_relay_received_total Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable, unknown_source).
+# HELP tagihan_relay_received_total Webhook deliveries received, by result (accepted, duplicate, unparsed, unauthorized, too_large, bad_request, overloaded, unavailable, unknown_source) and source ("" for unknown_source).
 # TYPE tagihan_relay_received_total counter
-tagihan_relay_received_total{result="accepted"} 5
+tagihan_relay_received_total{result="accepted",source="default"} 5
 # HELP tagihan_relay_store_commit_errors_total Store commits that failed.
 # TYPE tagihan_relay_store_commit_errors_total counter
 tagihan_relay_store_commit_errors_total 1

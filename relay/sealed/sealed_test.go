@@ -68,11 +68,14 @@ func TestSealOpen(t *testing.T) {
 	if err != nil || got != secret {
 		t.Fatalf("Open = %q, %v; want the secret", got, err)
 	}
-	tampered := []byte(v)
-	tampered[len(tampered)-3] ^= 1
-	if tampered[len(tampered)-3] == v[len(v)-3] {
-		t.Fatal("tamper did not change the value")
+	// Flip one bit of the sealed bytes (not of their base64 text, which
+	// could make a character base64 does not have: malformed, not altered).
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v, "v1:"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	raw[len(raw)-3] ^= 1
+	tampered := "v1:" + base64.RawURLEncoding.EncodeToString(raw)
 	tests := []struct {
 		name  string
 		key   *sealed.Key
@@ -82,7 +85,7 @@ func TestSealOpen(t *testing.T) {
 	}{
 		{"other key", testKey(t, 'b'), field, v, sealed.ErrCannotOpen},
 		{"other field", k, "source/acme/secret/2", v, sealed.ErrCannotOpen},
-		{"altered", k, field, string(tampered), sealed.ErrCannotOpen},
+		{"altered", k, field, tampered, sealed.ErrCannotOpen},
 		{"plain text", k, field, secret, sealed.ErrMalformed},
 		{"short", k, field, "v1:AAAA", sealed.ErrMalformed},
 		{"bad base64", k, field, "v1:***", sealed.ErrMalformed},
