@@ -49,6 +49,7 @@ type Dispatcher struct {
 	// changed in place) when sinks come and go, so Notify on the ingest
 	// path takes no lock.
 	wake     atomic.Pointer[map[string]chan struct{}]
+	byName   atomic.Pointer[map[string]*SinkSpec] // published with wake
 	mu       sync.Mutex
 	specs    []*SinkSpec          // the sinks, in order (guarded by mu)
 	running  map[string]*sinkLoop // by name, once started (guarded by mu)
@@ -89,13 +90,12 @@ func NewDispatcher(store Store, specs []*SinkSpec, o DispatcherOptions) *Dispatc
 	if d.clock == nil {
 		d.clock = WallClock{}
 	}
-	wake := make(map[string]chan struct{}, len(specs))
+	d.wake.Store(&map[string]chan struct{}{})
 	for _, s := range specs {
 		withDefaults(s)
 		d.specs = append(d.specs, s)
-		wake[s.Name] = make(chan struct{}, 1)
 	}
-	d.wake.Store(&wake)
+	d.publishWake()
 	return d
 }
 
@@ -132,16 +132,10 @@ func (d *Dispatcher) NotifyAll() {
 }
 
 // Spec returns the running (or, before Start, configured) sink called
-// name.
+// name. It takes no lock (a store may ask while sinks change).
 func (d *Dispatcher) Spec(name string) (*SinkSpec, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range d.specs {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return nil, false
+	s, ok := (*d.byName.Load())[name]
+	return s, ok
 }
 
 // SetSinks starts the sinks of add and stops those named in remove, while
@@ -203,13 +197,16 @@ func (d *Dispatcher) SetSinks(ctx context.Context, add []*SinkSpec, remove []str
 func (d *Dispatcher) publishWake() {
 	old := *d.wake.Load()
 	wake := make(map[string]chan struct{}, len(d.specs))
+	byName := make(map[string]*SinkSpec, len(d.specs))
 	for _, s := range d.specs {
 		ch := old[s.Name]
 		if ch == nil {
 			ch = make(chan struct{}, 1)
 		}
 		wake[s.Name] = ch
+		byName[s.Name] = s
 	}
+	d.byName.Store(&byName)
 	d.wake.Store(&wake)
 }
 

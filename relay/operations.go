@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,12 @@ type Operations struct {
 	// Notify wakes sinks after entries become due (replay, redrive, resolve).
 	Notify func(sinks []string)
 	Now    func() time.Time
+	// Sources manages the run-time sources (SPEC 6); nil when the relay
+	// has none to manage (offline commands).
+	Sources SourceAdmin
+	// SourceRoutes returns the run-time sources' routes, so replay and
+	// redrive reach their sinks too; nil: none.
+	SourceRoutes func() []Route
 }
 
 func (o *Operations) now() time.Time {
@@ -34,12 +41,21 @@ func (o *Operations) notify(sinks ...string) {
 	}
 }
 
+// routes returns every configured route: the environment's and the
+// run-time sources'.
+func (o *Operations) routes() []Route {
+	if o.SourceRoutes == nil {
+		return o.Receiver.Routes
+	}
+	return append(slices.Clip(o.Receiver.Routes), o.SourceRoutes()...)
+}
+
 // route returns the configured route of sink or an EINVALID error.
 func (o *Operations) route(sink string) (Route, error) {
 	if sink == "" {
 		return Route{}, Errorf(EINVALID, "sink: required")
 	}
-	r, ok := RouteFor(o.Receiver.Routes, sink)
+	r, ok := RouteFor(o.routes(), sink)
 	if !ok {
 		return Route{}, Errorf(EINVALID, "sink: %q is not a configured sink", sink)
 	}
@@ -50,7 +66,8 @@ func (o *Operations) route(sink string) (Route, error) {
 // deliveries of (a sink since removed from the configuration), so a typo
 // is an error instead of an empty list.
 func (o *Operations) knownSink(ctx context.Context, sink string) error {
-	if _, ok := RouteFor(o.Receiver.Routes, sink); ok {
+	routes := o.routes()
+	if _, ok := RouteFor(routes, sink); ok {
 		return nil
 	}
 	st, err := o.Store.Stats(ctx, o.now())
@@ -63,6 +80,9 @@ func (o *Operations) knownSink(ctx context.Context, sink string) error {
 	names := make([]string, 0, len(o.Receiver.Routes))
 	for _, r := range o.Receiver.Routes {
 		names = append(names, r.Sink)
+	}
+	if len(routes) > len(names) {
+		names = append(names, fmt.Sprintf("and %d sinks of run-time sources", len(routes)-len(names)))
 	}
 	return Errorf(EINVALID, "sink: %q is not a configured sink (configured: %s)", sink, strings.Join(names, ", "))
 }
@@ -84,7 +104,7 @@ func (o *Operations) Stats(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	// Configured sinks appear even before their first delivery.
-	for _, r := range o.Receiver.Routes {
+	for _, r := range o.routes() {
 		if _, ok := st.Sinks[r.Sink]; !ok {
 			st.Sinks[r.Sink] = SinkStats{}
 		}
@@ -157,8 +177,9 @@ func (o *Operations) Redrive(ctx context.Context, req Redrive, operator string) 
 	req.Operator = operator
 	n, err := o.Store.Redrive(ctx, req, o.now())
 	if n > 0 {
-		sinks := make([]string, 0, len(o.Receiver.Routes))
-		for _, r := range o.Receiver.Routes {
+		routes := o.routes()
+		sinks := make([]string, 0, len(routes))
+		for _, r := range routes {
 			sinks = append(sinks, r.Sink)
 		}
 		o.notify(sinks...)

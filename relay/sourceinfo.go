@@ -29,8 +29,8 @@ type SourceInfo struct {
 	TagihanAI      *SourceTagihanAIInfo `json:"tagihanai,omitempty"`
 	// Path is where TagihanAI posts its deliveries.
 	Path      string    `json:"path"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	// Error says why the relay does not serve a stored source (its sealed
 	// values do not open under this master key, a sink no longer builds);
 	// empty when it serves it.
@@ -43,7 +43,7 @@ type SourceInfo struct {
 type SourceSecretInfo struct {
 	ID          string    `json:"id"`
 	Fingerprint string    `json:"fingerprint"`
-	CreatedAt   time.Time `json:"created_at"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
 }
 
 // SourceSinkInfo is one sink of a source: its name in the source, its

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
+	"github.com/tagihan-relay/tagihan-relay/relay/sealed"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 	"github.com/tagihan-relay/tagihan-relay/sinks"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	TagihanAIAPIKey    string        `env:"TAGIHANAI_API_KEY"`
 	TagihanAIAPIBase   string        `env:"TAGIHANAI_API_BASE_URL" envDefault:"https://www.tagihanai.com/api/v1"`
 
+	// MasterKey seals the run-time sources' secrets (SPEC 6); from
+	// RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, else <data dir>/master-key,
+	// created on first use (bbolt only: NATS replicas need one shared key).
+	MasterKey string `env:"RELAY_MASTER_KEY"`
+
 	// Filled by loadConfig.
 	Keys       [][]byte      `env:"-"`
 	SinkConfs  []*sinks.Conf `env:"-"`
@@ -61,7 +67,7 @@ type Config struct {
 // secretVars may also be given as NAME_FILE (a path whose content is the
 // value); sink secrets match by suffix.
 var (
-	secretVars   = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY"}
+	secretVars   = []string{"RELAY_ADMIN_TOKEN", "TAGIHANAI_API_KEY", "RELAY_MASTER_KEY"}
 	natsPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
@@ -210,6 +216,11 @@ func (c *Config) checkBackend(m map[string]string, p *problems) {
 		}
 	default:
 		p.add("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
+	}
+	if c.MasterKey != "" {
+		if _, err := sealed.ParseKey(c.MasterKey); err != nil {
+			p.add("RELAY_MASTER_KEY", c.MasterKey, err)
+		}
 	}
 }
 

@@ -25,9 +25,11 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/relay/adminhttp"
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
+	"github.com/tagihan-relay/tagihan-relay/relay/sealed"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 	"github.com/tagihan-relay/tagihan-relay/sinks"
 	"github.com/tagihan-relay/tagihan-relay/sinks/httpforward"
+	"github.com/tagihan-relay/tagihan-relay/sources"
 	"github.com/tagihan-relay/tagihan-relay/store"
 	"github.com/tagihan-relay/tagihan-relay/store/natsstore"
 	"github.com/tagihan-relay/tagihan-relay/tagihanai"
@@ -159,7 +161,10 @@ func closeAll(closers []io.Closer) {
 // openStore opens the configured backend: the bbolt file in the data dir,
 // or NATS JetStream (RELAY_BACKEND=nats) shared by every replica. It
 // returns where the data is (for the log) and the store's readiness.
-func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.Logger) (relay.Store, string, func() bool, error) {
+// sinkTimeout, when it knows the sink, returns its TIMEOUT (a run-time
+// source's sinks are not in cfg).
+func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.Logger,
+	sinkTimeout func(sink string) (time.Duration, bool)) (relay.Store, string, func() bool, error) {
 	if cfg.Backend == "nats" {
 		waits := make(map[string]time.Duration, len(cfg.SinkConfs))
 		for _, sc := range cfg.SinkConfs {
@@ -174,6 +179,9 @@ func openStore(ctx context.Context, cfg *Config, m *metrics.Metrics, log *slog.L
 			AckWait: func(sink string) time.Duration {
 				if w, ok := waits[sink]; ok {
 					return w
+				}
+				if t, ok := sinkTimeout(sink); ok {
+					return t + 5*time.Second
 				}
 				return 35 * time.Second
 			},
@@ -224,35 +232,71 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: " + w)
 	}
-	keys, err := webhookKeys(cfg, log)
+	keys, secrets, err := webhookKeys(cfg, log)
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ctx, cfg, specs, keys, log)
+	svc, err := newService(ctx, cfg, specs, keys, serviceDeps{log: log, http: hc, stdout: out})
 	if err != nil {
 		return err
 	}
 	defer svc.st.Close()
+	defer svc.sources.Close()
+	svc.sources.SetDefault(defaultSourceInfo(specs, secrets))
 	return svc.run(ctx, cfg, log)
 }
 
-// webhookKeys returns the decoded webhook secrets, or with none configured
-// the development secret file's (created on first use).
-func webhookKeys(cfg *Config, log *slog.Logger) ([][]byte, error) {
+// defaultSourceInfo is what the API shows of the environment's source.
+func defaultSourceInfo(specs []*relay.SinkSpec, secrets []string) relay.SourceInfo {
+	info := relay.SourceInfo{Path: "/webhooks/tagihanai", Secrets: []relay.SourceSecretInfo{}, Sinks: []relay.SourceSinkInfo{}}
+	for _, sec := range secrets {
+		fp := sealed.Fingerprint(sec)
+		info.Secrets = append(info.Secrets, relay.SourceSecretInfo{ID: fp, Fingerprint: fp})
+	}
+	for _, s := range specs {
+		info.Sinks = append(info.Sinks, relay.SourceSinkInfo{Name: s.Name, Kind: s.Kind, Events: s.Route.Events, Outbox: s.Name})
+	}
+	return info
+}
+
+// masterKey returns how the sources' master key is found (SPEC 6), when it
+// is first needed: RELAY_MASTER_KEY (or its _FILE), else the data dir's
+// master-key file, created then. NATS replicas must share one key, so
+// there the data dir is never used.
+func masterKey(cfg *Config, log *slog.Logger) func() (*sealed.Key, error) {
+	return func() (*sealed.Key, error) {
+		if cfg.MasterKey == "" && cfg.Backend == "nats" {
+			return nil, relay.Errorf(relay.EUNAVAILABLE, "RELAY_BACKEND=nats: set RELAY_MASTER_KEY (or RELAY_MASTER_KEY_FILE) to the same key on every replica to use sources")
+		}
+		k, from, err := sealed.LoadKey(cfg.MasterKey, "", cfg.DataDir)
+		if err != nil {
+			return nil, relay.Errorf(relay.EUNAVAILABLE, "sources' master key: %v", err)
+		}
+		if from == sealed.CreatedNew {
+			log.Warn("created the sources' master key: back it up (without it the stored source secrets cannot be read)",
+				"path", filepath.Join(cfg.DataDir, sealed.DefaultFile))
+		}
+		return k, nil
+	}
+}
+
+// webhookKeys returns the decoded webhook secrets and the secrets, or with
+// none configured the development secret file's (created on first use).
+func webhookKeys(cfg *Config, log *slog.Logger) ([][]byte, []string, error) {
 	if len(cfg.Keys) > 0 {
-		return cfg.Keys, nil
+		return cfg.Keys, cfg.Secrets, nil
 	}
 	secret, created, err := ensureSecret(cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("zero-config secret: %w", err)
+		return nil, nil, fmt.Errorf("zero-config secret: %w", err)
 	}
 	k, err := signature.DecodeSecret(secret, cfg.SecretEncoding)
 	if err != nil {
-		return nil, &relay.ConfigError{Var: "TAGIHANAI_SECRET_ENCODING", Value: cfg.SecretEncoding, Err: fmt.Errorf("the secret in %s: %w", secretFile(cfg.DataDir), err)}
+		return nil, nil, &relay.ConfigError{Var: "TAGIHANAI_SECRET_ENCODING", Value: cfg.SecretEncoding, Err: fmt.Errorf("the secret in %s: %w", secretFile(cfg.DataDir), err)}
 	}
 	log.Warn("no TAGIHANAI_WEBHOOK_SECRETS configured: using the development secret file (set TAGIHANAI_WEBHOOK_SECRETS in production)",
 		"path", secretFile(cfg.DataDir), "created", created)
-	return [][]byte{k}, nil
+	return [][]byte{k}, []string{secret}, nil
 }
 
 // service is the running relay: the store, the dispatcher, retention and
@@ -266,15 +310,32 @@ type service struct {
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
 	up                *atomic.Bool
+	sources           *sources.Manager
 }
 
 // newService opens the store and wires the domain to it and to the
 // listeners, which it opens but does not serve yet.
-func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys [][]byte, log *slog.Logger) (*service, error) {
+// serviceDeps are what the service takes from the process.
+type serviceDeps struct {
+	log    *slog.Logger
+	http   *http.Client
+	stdout io.Writer
+}
+
+func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys [][]byte, deps serviceDeps) (*service, error) {
+	log, hc, out := deps.log, deps.http, deps.stdout
 	reg := prometheus.NewRegistry()
 	var st relay.Store
 	m := metrics.New(reg, func(ctx context.Context) (relay.Stats, error) { return st.Stats(ctx, time.Now()) })
-	st, where, storeReady, err := openStore(ctx, cfg, m, log)
+	var disp atomic.Pointer[relay.Dispatcher]
+	st, where, storeReady, err := openStore(ctx, cfg, m, log, func(sink string) (time.Duration, bool) {
+		if d := disp.Load(); d != nil {
+			if s, ok := d.Spec(sink); ok {
+				return s.Timeout, true
+			}
+		}
+		return 0, false
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -284,12 +345,34 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		routes[i] = s.Route
 	}
 	svc.disp = relay.NewDispatcher(st, specs, relay.DispatcherOptions{Logger: log, Observe: m.ObserveDelivery})
+	disp.Store(svc.disp)
 	if ns, ok := st.(*natsstore.Store); ok {
 		// Work another replica ingested or redrove wakes this one too.
 		ns.SetNotify(svc.disp.Notify)
 	}
 	receiver := &relay.Receiver{Store: st, Routes: routes, Source: cfg.Source, Notify: svc.disp.Notify}
-	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify}
+	svc.sources = sources.New(st.(sources.Store), masterKey(cfg, log), sources.Options{
+		Events: st, Dispatcher: svc.disp, Notify: svc.disp.Notify, CloudEventsSource: cfg.Source,
+		Tolerance: cfg.SignatureTolerance, Deps: sinks.Deps{HTTP: hc, Stdout: out}, TagihanAIAPIURL: cfg.TagihanAIAPIBase, Log: log,
+	})
+	if err := svc.sources.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if ns, ok := st.(*natsstore.Store); ok {
+		// A source changed through another replica applies here within a
+		// second: JetStream pushes the change.
+		ns.WatchSources(func(name string) {
+			if err := svc.sources.Reload(context.WithoutCancel(ctx), name); err != nil {
+				log.Error("apply a source changed by another replica", "source", name, "error", err)
+			}
+		}, func() {
+			if err := svc.sources.Resync(context.WithoutCancel(ctx)); err != nil {
+				log.Error("re-read the sources", "error", err)
+			}
+		})
+	}
+	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify, Sources: svc.sources, SourceRoutes: svc.sources.Routes}
 	svc.retention = &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
 		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
 
@@ -311,7 +394,7 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		return nil, &relay.ConfigError{Var: "RELAY_ADMIN_ADDR", Value: cfg.AdminAddr, Err: err}
 	}
 	svc.public = httpapi.NewServer(cfg.ListenAddr, httpapi.PublicHandler(httpapi.Ingest{
-		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Metrics: m, Log: log,
+		Verifier: signature.NewVerifier(keys, cfg.SignatureTolerance), Receiver: receiver, Sources: svc.sources.Intake, Metrics: m, Log: log,
 		MaxBody: cfg.MaxBodyBytes, MaxInflight: int64(cfg.MaxInflightBytes), Now: time.Now,
 	}, ready), log)
 	svc.admin = httpapi.NewServer(cfg.AdminAddr, httpapi.AdminHandler(httpapi.Admin{
@@ -319,6 +402,33 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		Mount: mount, AllowedHosts: cfg.AdminAllowedHosts, TrustedProxies: cfg.Proxies, AuthFailures: authFailures,
 	}), log)
 	return svc, nil
+}
+
+// sweepSources removes, once a minute, the deleted sources whose sinks
+// have drained.
+func (svc *service) sweepSources(log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := svc.sources.Sweep(context.Background()); err != nil {
+					log.Error("remove drained deleted sources", "error", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // run starts delivering and serving, waits for ctx or a listener failure,
@@ -331,6 +441,7 @@ func (svc *service) run(ctx context.Context, cfg *Config, log *slog.Logger) erro
 		return err
 	}
 	svc.retention.Start(ctx)
+	stopSweep := svc.sweepSources(log)
 
 	serveErr := make(chan error, 2)
 	var wg sync.WaitGroup
@@ -366,6 +477,7 @@ func (svc *service) run(ctx context.Context, cfg *Config, log *slog.Logger) erro
 	defer cancel()
 	_ = svc.public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)
 	svc.retention.Stop()
+	stopSweep()
 	svc.disp.Stop() // finishes and records in-flight sink attempts
 	_ = svc.admin.Shutdown(shutdownCtx)
 	wg.Wait()

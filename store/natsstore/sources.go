@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -90,4 +91,40 @@ func (s *Store) DeleteSource(ctx context.Context, name string) error {
 		return unavailable("delete source", err)
 	}
 	return nil
+}
+
+// WatchSources calls changed with the name of each source another replica
+// (or this one) puts or deletes, as JetStream pushes the change, until the
+// store closes. When the watch has to be re-established (the node serving
+// it went away) changes may have been missed in between: resync is called
+// then, to re-read every source.
+func (s *Store) WatchSources(changed func(name string), resync func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		backoff := 100 * time.Millisecond
+		for first := true; s.ctx.Err() == nil; first = false {
+			w, err := s.sources.WatchAll(s.ctx, jetstream.UpdatesOnly())
+			if err != nil {
+				s.log.Warn("natsstore: watch sources", "error", err, "retry_in", backoff)
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			if !first {
+				resync()
+			}
+			for e := range w.Updates() {
+				if e != nil {
+					changed(e.Key())
+				}
+			}
+			_ = w.Stop()
+		}
+	}()
 }
