@@ -25,9 +25,9 @@ type Ingest struct {
 	// Sources finds a run-time source by name (SPEC 6): nil when it is
 	// unknown or disabled. nil serves only "default".
 	Sources func(name string) *relay.Intake
-	Metrics  *metrics.Metrics
-	Log      *slog.Logger
-	MaxBody  int64
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	MaxBody int64
 	// MaxInflight bounds the bytes of all bodies being read or verified at
 	// once (RELAY_MAX_INFLIGHT_BYTES); 0 means DefaultMaxInflight. A value
 	// below MaxBody is raised to MaxBody, so every allowed body can pass
