@@ -66,7 +66,6 @@ type sinkLoop struct {
 	spec   *SinkSpec
 	wake   chan struct{}
 	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // DispatcherOptions are the dispatcher's optional parts.
@@ -140,12 +139,14 @@ func (d *Dispatcher) Spec(name string) (*SinkSpec, bool) {
 
 // SetSinks starts the sinks of add and stops those named in remove, while
 // the dispatcher runs (or, before Start, changes what Start starts). A sink
-// of add whose name is already running replaces it: the old one stops
-// claiming, finishes and records the attempts it began with its own
-// configuration, then the new one resumes and claims (SPEC 6: a change
-// applies to the next delivery; an attempt in flight finishes with what it
-// started with). SetSinks returns when the old loops have stopped and the
-// new ones are claiming.
+// of add whose name is already running replaces it: the old loop stops
+// claiming and finishes and records, in the background, the attempts it
+// began with its own configuration (SPEC 6: an attempt in flight finishes
+// with what it started with), while the new one claims the next
+// deliveries at once. The entries the old loop holds are in flight on disk,
+// so the new loop cannot claim them twice; for the same reason a
+// replacement does not resume in-flight entries (only a sink this process
+// has not run yet does, as at Start). Stop waits for the old loops too.
 func (d *Dispatcher) SetSinks(ctx context.Context, add []*SinkSpec, remove []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -165,11 +166,12 @@ func (d *Dispatcher) SetSinks(ctx context.Context, add []*SinkSpec, remove []str
 			kept = append(kept, s)
 		}
 	}
+	replaced := make(map[string]bool, len(gone))
 	for name := range gone {
 		if l := d.running[name]; l != nil {
 			l.cancel()
-			<-l.done
 			delete(d.running, name)
+			replaced[name] = true
 		}
 	}
 	for _, s := range add {
@@ -183,8 +185,10 @@ func (d *Dispatcher) SetSinks(ctx context.Context, add []*SinkSpec, remove []str
 	}
 	var errs []error
 	for _, s := range add {
-		if err := d.resume(ctx, s); err != nil {
-			errs = append(errs, err)
+		if !replaced[s.Name] {
+			if err := d.resume(ctx, s); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		d.startLoop(s)
 	}
@@ -228,13 +232,10 @@ func (d *Dispatcher) resume(ctx context.Context, s *SinkSpec) error {
 // Start).
 func (d *Dispatcher) startLoop(s *SinkSpec) {
 	ctx, cancel := context.WithCancel(d.ctx)
-	l := &sinkLoop{spec: s, wake: (*d.wake.Load())[s.Name], cancel: cancel, done: make(chan struct{})}
+	l := &sinkLoop{spec: s, wake: (*d.wake.Load())[s.Name], cancel: cancel}
 	d.running[s.Name] = l
 	d.wg.Add(1)
-	go func() {
-		defer close(l.done)
-		d.runSink(ctx, s, l.wake)
-	}()
+	go d.runSink(ctx, s, l.wake)
 }
 
 // Start resumes what a crash left in flight and starts the sinks' loops.

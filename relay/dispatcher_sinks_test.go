@@ -59,7 +59,7 @@ func TestDispatcher_SetSinks(t *testing.T) {
 	if _, ok := h.disp.Spec("acme/ap"); !ok {
 		t.Fatal("Spec(acme/ap): not running after SetSinks")
 	}
-	// v1 is now sending first (blocked); the replacement waits for it.
+	// v1 is now sending first (blocked); the replacement does not wait.
 	testkit.Eventually(t, 5*time.Second, "v1 to claim the first event", func() bool {
 		return h.delivery(t, first, "acme/ap").State == relay.StateInFlight
 	})

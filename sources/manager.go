@@ -43,6 +43,7 @@ type Manager struct {
 	running map[string]*running // every stored source the relay runs sinks of
 	broken  map[string]string   // name → why a stored source is not served
 	def     *relay.SourceInfo   // what the environment's source shows
+	retired []io.Closer         // of replaced sinks, closed by Close
 }
 
 // running is one source the relay serves (or drains, once deleted).
@@ -196,7 +197,9 @@ func (m *Manager) install(ctx context.Context, name string, ss *relay.SealedSour
 	}
 	err := m.opts.Dispatcher.SetSinks(ctx, add, remove)
 	if old != nil {
-		closeAll(old.closers)
+		// The old loops may still be finishing attempts: what their sinks
+		// hold open is closed with the rest, after the dispatcher stopped.
+		m.retired = append(m.retired, old.closers...)
 	}
 	return err
 }
@@ -299,6 +302,8 @@ func (m *Manager) Close() {
 	for _, r := range m.running {
 		closeAll(r.closers)
 	}
+	closeAll(m.retired)
+	m.retired = nil
 }
 
 func closeAll(cs []io.Closer) {
