@@ -29,6 +29,7 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/relay/httpapi"
 	"github.com/tagihan-relay/tagihan-relay/relay/metrics"
 	"github.com/tagihan-relay/tagihan-relay/relay/signature"
+	"github.com/tagihan-relay/tagihan-relay/sources"
 	"github.com/tagihan-relay/tagihan-relay/store"
 )
 
@@ -88,11 +89,15 @@ type envOptions struct {
 	// RELAY_TRUSTED_PROXIES, parsed.
 	AllowedHosts []string
 	Proxies      adminhttp.TrustedProxies
+	// Sources runs a source manager (SPEC 6) with a running dispatcher, as
+	// serve does.
+	Sources bool
 }
 
 // relayEnv is one relay as cmd/tagihan-relay/serve.go wires it, over a real
 // bbolt file and real HTTP listeners (with httpapi.NewServer's limits).
 type relayEnv struct {
+	Sources *sources.Manager // with envOptions.Sources
 	Clock   *testkit.Clock
 	Store   *store.Store
 	Ops     *relay.Operations
@@ -129,10 +134,15 @@ func newEnv(t testing.TB, o envOptions) *relayEnv {
 	notify := func([]string) { e.notices.Add(1) }
 	receiver := &relay.Receiver{Store: ingestStore, Routes: o.Routes, Source: "tagihanai", Notify: notify}
 	e.Ops = &relay.Operations{Store: e.Store, Receiver: receiver, Notify: notify, Now: e.Clock.Now}
+	var intake func(string) *relay.Intake
+	if o.Sources {
+		e.Sources = startSources(t, e.Store, e.Ops)
+		intake = e.Sources.Intake
+	}
 
 	public := httpapi.PublicHandler(httpapi.Ingest{
 		Verifier: signature.NewVerifier(e.Keys, tolerance).WithClock(e.Clock.Now),
-		Receiver: receiver, Metrics: m, Log: log, MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, Now: e.Clock.Now,
+		Receiver: receiver, Sources: intake, Metrics: m, Log: log, MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, Now: e.Clock.Now,
 	}, e.Ready.Load)
 	admin := httpapi.AdminHandler(httpapi.Admin{Ops: e.Ops, Token: o.Token, Gatherer: reg, Log: log, Ready: e.Ready.Load,
 		AllowedHosts: o.AllowedHosts, TrustedProxies: o.Proxies, AuthFailures: adminhttp.NewAuthFailures(m.AuthFailures, log, e.Clock.Now)})
