@@ -44,6 +44,12 @@ func (con *Console) Mount(e *echo.Echo) {
 	e.GET("/ui/dead-letters", con.handleDeadLetters, get...)
 	e.POST("/ui/dead-letters/redrive", con.handleRedrive, post...)
 	e.GET("/ui/review", con.handleReview, get...)
+	e.GET("/ui/sources", con.handleSources, get...)
+	e.GET("/ui/sources/:name", con.handleSource, get...)
+	e.POST("/ui/sources/:name/enable", con.handleSourceEnable(), post...)
+	e.POST("/ui/sources/:name/disable", con.handleSourceDisable(), post...)
+	e.POST("/ui/sources/:name/secrets", con.handleSourceAddSecret(), post...)
+	e.POST("/ui/sources/:name/secrets/remove", con.handleSourceRemoveSecret(), post...)
 	if con.token != "" {
 		e.POST("/ui/logout", con.handleLogout, post...)
 	}
