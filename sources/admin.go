@@ -313,7 +313,7 @@ func (m *Manager) DeleteSource(ctx context.Context, name string) error {
 }
 
 // Sweep removes the deleted sources whose sinks hold nothing pending or
-// in flight any more.
+// in flight any more (and were deleted DrainGrace ago at least).
 func (m *Manager) Sweep(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -322,15 +322,16 @@ func (m *Manager) Sweep(ctx context.Context) error {
 
 func (m *Manager) sweep(ctx context.Context) error {
 	var deleted []*running
+	now := m.opts.Now()
 	for _, r := range m.running {
-		if r.sealed.DeletedAt != nil {
+		if at := r.sealed.DeletedAt; at != nil && now.Sub(*at) >= m.opts.DrainGrace {
 			deleted = append(deleted, r)
 		}
 	}
 	if len(deleted) == 0 {
 		return nil
 	}
-	st, err := m.store.Stats(ctx, m.opts.Now())
+	st, err := m.store.Stats(ctx, now)
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,11 @@ type Options struct {
 	TagihanAIAPIURL string
 	Log             *slog.Logger
 	Now             func() time.Time
+	// DrainGrace is how long a deleted source's record stays at least,
+	// even when its sinks look drained: another replica may have accepted
+	// a delivery for it just before it saw the delete, and its store view
+	// may not show that yet. 0 means a minute; negative means none.
+	DrainGrace time.Duration
 	// Received counts a source's events received since a time (the
 	// figure `sources show` gives for the last 24 hours); nil: not shown.
 	Received func(ctx context.Context, source string, since time.Time) (int64, error)
@@ -86,6 +91,9 @@ func New(store Store, key func() (*sealed.Key, error), o Options) *Manager {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.DrainGrace == 0 {
+		o.DrainGrace = time.Minute
 	}
 	var once sync.Once
 	var k *sealed.Key

@@ -96,6 +96,7 @@ func start(t *testing.T, path string, key func() (*sealed.Key, error)) *relayUnd
 	mgr := sources.New(st, key, sources.Options{
 		Events: st, Dispatcher: disp, Notify: disp.Notify, CloudEventsSource: "tagihanai",
 		Tolerance: 5 * time.Minute, Deps: sinks.Deps{HTTP: http.DefaultClient, Stdout: io.Discard},
+		DrainGrace: -1, // one process: its view of the store is never behind
 	})
 	if err := mgr.Load(context.Background()); err != nil {
 		t.Fatal(err)

@@ -355,14 +355,11 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		Events: st, Dispatcher: svc.disp, Notify: svc.disp.Notify, CloudEventsSource: cfg.Source,
 		Tolerance: cfg.SignatureTolerance, Deps: sinks.Deps{HTTP: hc, Stdout: out}, TagihanAIAPIURL: cfg.TagihanAIAPIBase, Log: log,
 	})
-	if err := svc.sources.Load(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
 	if ns, ok := st.(*natsstore.Store); ok {
 		// A source changed through another replica applies here within a
-		// second: JetStream pushes the change.
-		ns.WatchSources(func(name string) {
+		// second: JetStream pushes the change. Watched before the sources
+		// are read, so no change falls in between.
+		err := ns.WatchSources(ctx, func(name string) {
 			if err := svc.sources.Reload(context.WithoutCancel(ctx), name); err != nil {
 				log.Error("apply a source changed by another replica", "source", name, "error", err)
 			}
@@ -371,6 +368,14 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 				log.Error("re-read the sources", "error", err)
 			}
 		})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if err := svc.sources.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
 	}
 	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify, Sources: svc.sources, SourceRoutes: svc.sources.Routes}
 	svc.retention = &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,

@@ -95,17 +95,34 @@ func (s *Store) DeleteSource(ctx context.Context, name string) error {
 
 // WatchSources calls changed with the name of each source another replica
 // (or this one) puts or deletes, as JetStream pushes the change, until the
-// store closes. When the watch has to be re-established (the node serving
-// it went away) changes may have been missed in between: resync is called
-// then, to re-read every source.
-func (s *Store) WatchSources(changed func(name string), resync func()) {
+// store closes. The watch is established before it returns, so a change
+// made after that is never missed: start it before reading the sources.
+// When the watch has to be re-established (the node serving it went away)
+// changes may have been missed in between: resync is called then, to
+// re-read every source.
+func (s *Store) WatchSources(ctx context.Context, changed func(name string), resync func()) error {
+	w, err := s.sources.WatchAll(s.ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return unavailable("watch sources", err)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		backoff := 100 * time.Millisecond
-		for first := true; s.ctx.Err() == nil; first = false {
-			w, err := s.sources.WatchAll(s.ctx, jetstream.UpdatesOnly())
-			if err != nil {
+		for {
+			for e := range w.Updates() {
+				if e != nil {
+					changed(e.Key())
+				}
+			}
+			_ = w.Stop()
+			for {
+				if s.ctx.Err() != nil {
+					return
+				}
+				if w, err = s.sources.WatchAll(s.ctx, jetstream.UpdatesOnly()); err == nil {
+					break
+				}
 				s.log.Warn("natsstore: watch sources", "error", err, "retry_in", backoff)
 				select {
 				case <-s.ctx.Done():
@@ -113,18 +130,10 @@ func (s *Store) WatchSources(changed func(name string), resync func()) {
 				case <-time.After(backoff):
 				}
 				backoff = min(backoff*2, 5*time.Second)
-				continue
 			}
 			backoff = 100 * time.Millisecond
-			if !first {
-				resync()
-			}
-			for e := range w.Updates() {
-				if e != nil {
-					changed(e.Key())
-				}
-			}
-			_ = w.Stop()
+			resync()
 		}
 	}()
+	return nil
 }
