@@ -206,6 +206,117 @@ var commands = []*command{
 		},
 	},
 	{
+		name:    "sources",
+		section: "Sources: many TagihanAI workspaces in one relay (admin API at RELAY_ADMIN_ADDR)",
+		usage:   "sources (list | show | apply | add-secret | remove-secret | enable | disable | delete) [flags]",
+		missing: "give list, show NAME, apply -f FILE, add-secret NAME, remove-secret NAME ID, enable NAME, disable NAME or delete NAME",
+		about: "Run-time sources: each its own signing secrets and sinks, served at /webhooks/tagihanai/NAME. Subcommands:\n" +
+			"  list           every source: enabled, secret fingerprints, sinks, path\n" +
+			"  show           one source with what its sinks hold\n" +
+			"  apply          create or update the sources of a YAML or JSON file (idempotent)\n" +
+			"  add-secret     add a signing secret (the first step of a rotation)\n" +
+			"  remove-secret  remove a signing secret by its fingerprint (never the last)\n" +
+			"  enable         take deliveries again\n" +
+			"  disable        answer 404 to deliveries; the sinks still send what the source has\n" +
+			"  delete         stop intake at once; what it had pending still drains\n" +
+			"The source \"default\" is the environment configuration: listed, read-only.\n" +
+			"Secrets are shown only as fingerprints (the first 8 hex digits of their SHA-256).\n" +
+			"Run `tagihan-relay sources apply --help` (etc.) for each one's flags.",
+		examples: []string{
+			"tagihan-relay sources apply -f sources.yaml",
+			"tagihan-relay sources list",
+			"tagihan-relay sources show acme",
+		},
+	},
+	{
+		name:  "sources list",
+		run:   cmdSourcesList,
+		usage: "sources list [--json]",
+		about: "List the sources by name: enabled, secret fingerprints, sinks (name:kind) and the path TagihanAI posts to.\nAs JSON (piped, or --json) it prints one source per line (NDJSON).",
+		examples: []string{
+			"tagihan-relay sources list",
+			"tagihan-relay sources list --json | jq -r 'select(.enabled) | .name'",
+		},
+	},
+	{
+		name:  "sources show",
+		run:   cmdSourcesShow,
+		usage: "sources show NAME [--json]",
+		about: "Show one source: secrets (fingerprints, when added), sinks with the events they take, and what they hold:\nreceived in the last 24 h, pending, in flight, dead, needs review. JSON when piped or with --json.",
+		examples: []string{
+			"tagihan-relay sources show acme",
+			"tagihan-relay sources show acme --json | jq .stats",
+		},
+	},
+	{
+		name:  "sources apply",
+		run:   cmdSourcesApply,
+		usage: "sources apply -f FILE [--json]",
+		about: "Create or update the sources written in FILE (- for stdin): YAML or JSON, one source, a list, or {sources: [...]},\n" +
+			"in one or more YAML documents. ${VAR} in a value is read from the environment (and --env-file), so secrets\n" +
+			"need not be in the file. A source's whole configuration is replaced by what the file says (enabled defaults\n" +
+			"to true); sources the file does not name are left alone. It prints one line per source: created NAME,\n" +
+			"updated NAME or unchanged NAME (--json: the API's answer, one per line). A source the API refuses (its\n" +
+			"message names the source, sink and key) is left as it was, the others are applied, and the exit status is 1.\n\n" +
+			"  name: acme\n" +
+			"  secrets: [\"${ACME_WEBHOOK_SECRET}\"]\n" +
+			"  sinks:\n" +
+			"    erp: {KIND: http, URL: \"https://erp.acme.example/hooks\", EVENTS: \"transaction.*\"}",
+		examples: []string{
+			"ACME_WEBHOOK_SECRET=whsec_... tagihan-relay sources apply -f sources.yaml",
+			"tagihan-relay sources apply -f sources.json --env-file secrets.env",
+			"render-sources | tagihan-relay sources apply -f -",
+		},
+	},
+	{
+		name:  "sources add-secret",
+		run:   cmdSourcesAddSecret,
+		usage: "sources add-secret NAME --secret (S | -)",
+		about: "Add a signing secret to a source; deliveries signed with any of its secrets pass (rotation: add the new one,\n" +
+			"switch TagihanAI over, then remove-secret the old one). --secret - reads one line from stdin (not echoed on a\n" +
+			"terminal), which keeps the secret out of shell history. It prints the new secret's fingerprint, never the secret.",
+		examples: []string{
+			"tagihan-relay sources add-secret acme --secret -",
+			"pass show tagihanai/acme | tagihan-relay sources add-secret acme --secret -",
+		},
+	},
+	{
+		name:  "sources remove-secret",
+		run:   cmdSourcesRemoveSecret,
+		usage: "sources remove-secret NAME ID",
+		about: "Remove a signing secret by its ID (its fingerprint, shown by list and show). The last secret is never removed.",
+		examples: []string{
+			"tagihan-relay sources remove-secret acme 5f2c8a1e",
+		},
+	},
+	{
+		name:  "sources enable",
+		run:   cmdSourcesEnable,
+		usage: "sources enable NAME",
+		about: "Enable a source: its deliveries are verified and stored again.",
+		examples: []string{
+			"tagihan-relay sources enable acme",
+		},
+	},
+	{
+		name:  "sources disable",
+		run:   cmdSourcesDisable,
+		usage: "sources disable NAME",
+		about: "Disable a source: its deliveries get 404 unknown_source and nothing is stored (TagihanAI retries them);\nits sinks still send what it already has.",
+		examples: []string{
+			"tagihan-relay sources disable acme",
+		},
+	},
+	{
+		name:  "sources delete",
+		run:   cmdSourcesDelete,
+		usage: "sources delete NAME",
+		about: "Delete a source: intake stops at once (404 unknown_source); what it had pending still drains, then it is gone.",
+		examples: []string{
+			"tagihan-relay sources delete acme",
+		},
+	},
+	{
 		name:    "healthcheck",
 		run:     cmdHealthcheck,
 		section: "Container",
