@@ -27,7 +27,7 @@ var staticFS embed.FS
 
 // pageNames are the templates under templates/ that are whole pages; each
 // is parsed together with layout.html and parts.html.
-var pageNames = []string{"login", "error", "overview", "events", "event", "resolve", "deadletters", "review"}
+var pageNames = []string{"login", "error", "overview", "events", "event", "resolve", "deadletters", "review", "sources", "source"}
 
 // pages holds the parsed templates and the embedded assets.
 type pages struct {

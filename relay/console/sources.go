@@ -20,7 +20,6 @@ import (
 
 // init adds the sources pages to the templates New parses, so a broken
 // sources template fails at start like the others.
-func init() { pageNames = append(pageNames, "sources", "source") }
 
 // sourcesPage is the sources list's data.
 type sourcesPage struct {
