@@ -18,9 +18,6 @@ import (
 // a source's sinks carry credentials that belong in a reviewed file, not in
 // a browser form. No page ever renders a secret, only its fingerprint.
 
-// init adds the sources pages to the templates New parses, so a broken
-// sources template fails at start like the others.
-
 // sourcesPage is the sources list's data.
 type sourcesPage struct {
 	// Unavailable is set when the relay manages no sources (Operations has
