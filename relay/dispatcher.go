@@ -298,7 +298,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 	}
 	work := make(chan Claim, prefetch)
 	free := make(chan struct{}, s.Concurrency+prefetch)
-	stop := d.startWorkers(s, work, free)
+	spawn, stop := d.startWorkers(s, work, free)
 	defer stop()
 	idle := s.Concurrency + prefetch
 	backoff := time.Duration(0)
@@ -329,6 +329,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 				next = n
 				for _, c := range claims {
 					idle--
+					spawn()
 					work <- c
 				}
 				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(now) {
@@ -353,11 +354,13 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 	}
 }
 
-// startWorkers starts the sink's Concurrency workers, which deliver the
-// claims sent on work and report on free when they can take another. The
-// returned stop closes work and waits for the workers and for the records
-// of their attempts.
-func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- struct{}) (stop func()) {
+// startWorkers prepares the sink's workers, which deliver the claims sent
+// on work and report on free when they can take another. Workers start on
+// demand — spawn, called before each claim is sent, starts one while fewer
+// than Concurrency run — so a relay with thousands of idle sinks (sources)
+// holds no idle workers. The returned stop closes work and waits for the
+// workers and for the records of their attempts.
+func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- struct{}) (spawn, stop func()) {
 	// A worker hands its attempt to be recorded and takes the next claim
 	// at once: the records of several workers then share one commit
 	// instead of each worker waiting for its own fsync. recording bounds
@@ -365,27 +368,32 @@ func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- stru
 	recording := make(chan struct{}, 4*s.Concurrency)
 	var records sync.WaitGroup
 	var workers sync.WaitGroup
-	for i := 0; i < s.Concurrency; i++ {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for c := range work {
-				a, t := d.deliver(s, c)
-				recording <- struct{}{}
-				records.Add(1)
-				go func() {
-					defer records.Done()
-					d.record(s, c.EventID, a, t)
-					<-recording
-					// The record may have made something due (a retry,
-					// the next event of the subject): look again.
-					d.Notify([]string{s.Name})
-				}()
-				free <- struct{}{}
-			}
-		}()
+	started := 0
+	worker := func() {
+		defer workers.Done()
+		for c := range work {
+			a, t := d.deliver(s, c)
+			recording <- struct{}{}
+			records.Add(1)
+			go func() {
+				defer records.Done()
+				d.record(s, c.EventID, a, t)
+				<-recording
+				// The record may have made something due (a retry,
+				// the next event of the subject): look again.
+				d.Notify([]string{s.Name})
+			}()
+			free <- struct{}{}
+		}
 	}
-	return func() {
+	spawn = func() {
+		if started < s.Concurrency {
+			started++
+			workers.Add(1)
+			go worker()
+		}
+	}
+	return spawn, func() {
 		close(work)
 		workers.Wait()
 		records.Wait()

@@ -81,13 +81,15 @@ type relayUnderTest struct {
 	path string
 }
 
-func testKey(t *testing.T, b byte) func() (*sealed.Key, error) {
+func testKey(t testing.TB, b byte) func() (*sealed.Key, error) {
 	k, err := sealed.ParseKey(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return func() (*sealed.Key, error) { return k, nil }
 }
+
+func testKeyB(b *testing.B) func() (*sealed.Key, error) { return testKey(b, 9) }
 
 func start(t *testing.T, path string, key func() (*sealed.Key, error)) *relayUnderTest {
 	t.Helper()

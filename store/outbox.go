@@ -16,6 +16,12 @@ import (
 // ClaimDue marks up to max due entries of sink in_flight and returns them,
 // with the due time of the first entry not yet due (zero when none).
 func (s *Store) ClaimDue(ctx context.Context, sink string, now time.Time, max int) ([]relay.Claim, time.Time, error) {
+	// Nothing due (the common answer of an idle sink's claimer): say when
+	// the next is from a read, without a commit of the single writer. An
+	// entry made due after the read notifies the sink, which claims again.
+	if next, due, err := s.peekDue(sink, now); err != nil || !due {
+		return nil, next, err
+	}
 	var claims []relay.Claim
 	var next time.Time
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -244,8 +250,40 @@ func unmarkDead(tx *bolt.Tx, r *deliveryRecord) error {
 	return err
 }
 
+// peekDue reads when sink's first due entry is due: due reports whether
+// it is due by now; next is its time when it is not (zero: none).
+func (s *Store) peekDue(sink string, now time.Time) (next time.Time, due bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
+		if sb == nil {
+			return nil
+		}
+		k, _ := sb.Bucket(subDue).Cursor().First()
+		if k == nil {
+			return nil
+		}
+		at := int64(binary.BigEndian.Uint64(k[:8]))
+		if due = at <= now.UnixNano(); !due {
+			next = time.Unix(0, at)
+		}
+		return nil
+	})
+	return next, due, err
+}
+
 // ResumeInFlight handles entries a crash left in flight.
 func (s *Store) ResumeInFlight(ctx context.Context, sink string, review bool, now time.Time) (int, error) {
+	// A sink with nothing in flight (the usual start) needs no commit.
+	var any bool
+	if err := s.view(func(tx *bolt.Tx) error {
+		if sb := tx.Bucket(bktOutbox).Bucket([]byte(sink)); sb != nil {
+			k, _ := sb.Bucket(subInflight).Cursor().First()
+			any = k != nil
+		}
+		return nil
+	}); err != nil || !any {
+		return 0, err
+	}
 	var n int
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		n = 0
