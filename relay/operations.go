@@ -89,6 +89,9 @@ func (o *Operations) knownSink(ctx context.Context, sink string) error {
 
 // ListEvents lists events.
 func (o *Operations) ListEvents(ctx context.Context, f EventFilter) (EventPage, error) {
+	if err := CheckSourceFilter(f.Source); err != nil {
+		return EventPage{}, err
+	}
 	return o.Store.ListEvents(ctx, f)
 }
 
@@ -116,6 +119,9 @@ func (o *Operations) Stats(ctx context.Context) (Stats, error) {
 func (o *Operations) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (DeadLetterPage, error) {
 	if f.State != "" && f.State != StateDead && f.State != StateNeedsReview {
 		return DeadLetterPage{}, Errorf(EINVALID, "state: must be dead or needs_review")
+	}
+	if err := CheckSourceFilter(f.Source); err != nil {
+		return DeadLetterPage{}, err
 	}
 	if f.Sink != "" {
 		if err := o.knownSink(ctx, f.Sink); err != nil {

@@ -9,9 +9,12 @@ import "context"
 type Receiver struct {
 	Store  Store
 	Routes []Route
+	// Source is the CloudEvents source attribute of the events it makes.
 	Source string
-	// SourceName is the relay source the deliveries belong to (SPEC 6);
-	// "" is the environment's source, "default".
+	// SourceName is the relay source (SPEC 6) it receives for; "" is
+	// DefaultSource. Another source's events are stored under
+	// SourceEventID, so the same TagihanAI id in two workspaces is two
+	// events; the CloudEvent's id stays TagihanAI's.
 	SourceName string
 	// Notify, when set, is called with the sinks that got new outbox
 	// entries, after the commit.
@@ -32,7 +35,7 @@ type Receipt struct {
 // false).
 func (r *Receiver) Prepare(d Delivery, route bool) *NewEvent {
 	env, err := ReadEnvelope(d.Body, d.Header)
-	e := &NewEvent{ID: env.ID, Delivery: d}
+	e := &NewEvent{ID: SourceEventID(r.SourceName, env.ID), Delivery: d, Source: r.SourceName}
 	if err != nil {
 		e.Unparsed = true
 		e.ParseError = err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,4 +236,75 @@ func TestReceiver_Receive_StoreErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A managed source's deliveries are stored under SourceEventID and carry
+// their source; the CloudEvent keeps TagihanAI's id. The environment's
+// source keeps plain ids.
+func TestReceiver_Prepare_SourceName(t *testing.T) {
+	received := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	body, err := fixtures.Body("transaction.sent", eventOpts("evt_1", "66666666-6666-4666-8666-666666666666"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		sourceName string
+		body       []byte
+		wantID     string
+		wantSource string // NewEvent.Source
+		wantCEID   string // "" for an unparsed delivery (no CloudEvent)
+	}{
+		{"Default", "", body, "evt_1", "", "evt_1"},
+		{"DefaultByName", relay.DefaultSource, body, "evt_1", relay.DefaultSource, "evt_1"},
+		{"Managed", "acme", body, "acme:evt_1", "acme", "evt_1"},
+		{"UnparsedWithID", "acme", []byte(`{"id":"evt_notype","data":{}}`), "acme:evt_notype", "acme", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &relay.Receiver{Source: "tagihanai", SourceName: tt.sourceName}
+			e := r.Prepare(relay.Delivery{ReceivedAt: received, Body: tt.body}, false)
+			if e.ID != tt.wantID || e.Source != tt.wantSource {
+				t.Errorf("NewEvent id %q, source %q; want %q, %q", e.ID, e.Source, tt.wantID, tt.wantSource)
+			}
+			if tt.wantCEID == "" {
+				if !e.Unparsed || e.Event != nil {
+					t.Errorf("unparsed %v, event %s; want an unparsed delivery without a CloudEvent", e.Unparsed, e.Event)
+				}
+				return
+			}
+			var ce relay.Event
+			if err := json.Unmarshal(e.Event, &ce); err != nil {
+				t.Fatal(err)
+			}
+			if ce.ID != tt.wantCEID || ce.Source != "tagihanai" {
+				t.Errorf("CloudEvent id %q, source %q; want %q, tagihanai", ce.ID, ce.Source, tt.wantCEID)
+			}
+		})
+	}
+
+	t.Run("UnparsedBodyHash", func(t *testing.T) {
+		d := relay.Delivery{ReceivedAt: received, Body: []byte("not json at all")}
+		plain := (&relay.Receiver{}).Prepare(d, false)
+		acme := (&relay.Receiver{SourceName: "acme"}).Prepare(d, false)
+		if acme.ID != "acme:"+plain.ID || !strings.HasPrefix(plain.ID, "sha256:") {
+			t.Errorf("ids %q and %q; want sha256:... and acme:sha256:...", plain.ID, acme.ID)
+		}
+	})
+
+	t.Run("Stored", func(t *testing.T) {
+		r, _ := newReceiver(t)
+		r.SourceName = "acme"
+		rc, err := r.Receive(context.Background(), relay.Delivery{ReceivedAt: received, Body: body})
+		if err != nil || rc.ID != "acme:evt_1" {
+			t.Fatalf("receipt %+v, %v; want id acme:evt_1", rc, err)
+		}
+		ev, err := r.Store.GetEvent(context.Background(), "acme:evt_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Source != "acme" {
+			t.Errorf("stored event source %q, want acme", ev.Source)
+		}
+	})
 }

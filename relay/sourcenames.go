@@ -35,3 +35,33 @@ func SourceEventID(source, id string) string {
 	}
 	return source + ":" + id
 }
+
+// EventSource is the source an event stored with source belongs to: ""
+// (the environment's events, and every event stored before events carried
+// their source) is DefaultSource.
+func EventSource(stored string) string {
+	if stored == "" {
+		return DefaultSource
+	}
+	return stored
+}
+
+// StoredSource is what a store keeps for an event of source: "" for
+// DefaultSource, so the environment's events cost nothing to mark and read
+// like those stored before sources existed (EventSource undoes it).
+func StoredSource(source string) string {
+	if source == DefaultSource {
+		return ""
+	}
+	return source
+}
+
+// CheckSourceFilter reports whether a listing may be filtered by source:
+// "" (every source) or a name CheckSourceName accepts, DefaultSource
+// included.
+func CheckSourceFilter(source string) error {
+	if source == "" || source == DefaultSource {
+		return nil
+	}
+	return CheckSourceName(source)
+}

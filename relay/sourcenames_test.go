@@ -31,3 +31,32 @@ func TestSourceNames(t *testing.T) {
 		t.Errorf("SourceEventID(acme, \"\") = %q, want empty", got)
 	}
 }
+
+func TestEventSource(t *testing.T) {
+	for _, tc := range []struct{ source, stored, read string }{
+		{"", "", DefaultSource},
+		{DefaultSource, "", DefaultSource},
+		{"acme", "acme", "acme"},
+	} {
+		stored := StoredSource(tc.source)
+		if stored != tc.stored {
+			t.Errorf("StoredSource(%q) = %q, want %q", tc.source, stored, tc.stored)
+		}
+		if got := EventSource(stored); got != tc.read {
+			t.Errorf("EventSource(%q) = %q, want %q", stored, got, tc.read)
+		}
+	}
+}
+
+func TestCheckSourceFilter(t *testing.T) {
+	for _, ok := range []string{"", DefaultSource, "acme", "0-first"} {
+		if err := CheckSourceFilter(ok); err != nil {
+			t.Errorf("CheckSourceFilter(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"Acme", "-acme", "acme/ap", "a b", "acme:evt"} {
+		if err := CheckSourceFilter(bad); ErrorCode(err) != EINVALID {
+			t.Errorf("CheckSourceFilter(%q) = %v, want invalid", bad, err)
+		}
+	}
+}

@@ -126,6 +126,9 @@ type OutboxTarget struct {
 type NewEvent struct {
 	ID       string
 	Delivery Delivery
+	// Source is the relay source (SPEC 6) the delivery came in at; ""
+	// means DefaultSource. Stores keep it with the event and list it.
+	Source string
 	// Unparsed is set when the body was verified but not a recognizable
 	// event; Event and Targets are then empty.
 	Unparsed   bool
@@ -150,6 +153,7 @@ type NewEvent struct {
 // EventSummary is one line of an event listing.
 type EventSummary struct {
 	ID      string `json:"id"`
+	Source  string `json:"source"` // the relay source (SPEC 6): DefaultSource for the environment's and older events
 	Type    string `json:"type"`
 	Subject string `json:"subject"`
 	Status  string `json:"status"`
@@ -245,6 +249,7 @@ type EventFilter struct {
 	Type    string // glob over the TagihanAI type
 	Status  string
 	Subject string
+	Source  string // exact; DefaultSource matches the environment's events, older ones included
 	Since   time.Time
 	Until   time.Time
 	Limit   int
@@ -261,6 +266,7 @@ type EventPage struct {
 type DeadLetter struct {
 	EventID    string    `json:"event_id"`
 	Sink       string    `json:"sink"`
+	Source     string    `json:"source"` // the sink's source (SinkSource): "acme" for the sink "acme/ap"
 	State      string    `json:"state"`
 	Type       string    `json:"type"`
 	Subject    string    `json:"subject"`
@@ -273,6 +279,7 @@ type DeadLetter struct {
 // DeadLetterFilter selects dead letters; zero fields match everything.
 type DeadLetterFilter struct {
 	Sink   string
+	Source string // exact: the dead letters of that source's sinks (SinkSource)
 	Type   string // glob
 	State  string // dead or needs_review; "" both
 	Since  time.Time

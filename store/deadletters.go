@@ -29,7 +29,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (
 				break
 			}
 			sink, id, ok := bytes.Cut(k[8:], []byte{0})
-			if !ok || (f.Sink != "" && string(sink) != f.Sink) {
+			if !ok || (f.Sink != "" && string(sink) != f.Sink) || (f.Source != "" && sinkSource(string(sink)) != f.Source) {
 				continue
 			}
 			dl, ok, err := deadLetter(tx, string(id), string(sink), at)
@@ -65,9 +65,15 @@ func deadLetter(tx *bolt.Tx, id, sink string, at int64) (relay.DeadLetter, bool,
 		reason = r.LastError
 	}
 	return relay.DeadLetter{
-		EventID: id, Sink: sink, State: r.State, Type: m.Type, Subject: m.Subject, Attempts: r.Attempts,
+		EventID: id, Sink: sink, Source: sinkSource(sink), State: r.State, Type: m.Type, Subject: m.Subject, Attempts: r.Attempts,
 		Reason: reason, LastStatus: r.LastStatus, DeadAt: time.Unix(0, at).UTC(),
 	}, true, nil
+}
+
+// sinkSource is the relay source of a sink (relay.SinkSource).
+func sinkSource(sink string) string {
+	src, _ := relay.SinkSource(sink)
+	return src
 }
 
 // redriveChunk bounds the deliveries one redrive transaction moves, so a

@@ -46,6 +46,9 @@ func matchesFilter(f *relay.EventFilter, m *eventMeta) bool {
 	if f.Subject != "" && m.Subject != f.Subject {
 		return false
 	}
+	if f.Source != "" && relay.EventSource(m.Source) != f.Source {
+		return false
+	}
 	if !f.Since.IsZero() && m.ReceivedAt < f.Since.UnixNano() {
 		return false
 	}

@@ -61,7 +61,8 @@ func insertEvent(tx *bolt.Tx, e *relay.NewEvent) error {
 	id := []byte(e.ID)
 	received := e.Delivery.ReceivedAt.UnixNano()
 	m := &eventMeta{
-		Type: e.Type, Subject: e.Subject, Test: e.Test, ReceivedAt: received, LastReceivedAt: received,
+		Source: relay.StoredSource(e.Source), Type: e.Type, Subject: e.Subject, Test: e.Test,
+		ReceivedAt: received, LastReceivedAt: received,
 		Unparsed: e.Unparsed, ParseError: e.ParseError, Doc: e.DocumentNumber, Counterparty: e.Counterparty,
 		Txn: e.TransactionID, DataOffset: e.EventDataOffset,
 	}

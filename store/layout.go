@@ -48,6 +48,9 @@ func createBuckets(tx *bolt.Tx) error {
 // deliveries here means a new event dirties one random page (its id), not
 // one per sink.
 type eventMeta struct {
+	// Source is the relay source (relay.StoredSource: "" for the
+	// environment's, as in every record written before sources existed).
+	Source         string `json:"src,omitempty"`
 	Type           string `json:"t,omitempty"`
 	Subject        string `json:"s,omitempty"`
 	Test           bool   `json:"x,omitempty"`
@@ -90,7 +93,8 @@ func (m *eventMeta) deliveries() []*deliveryRecord {
 func (m *eventMeta) summary(id string) relay.EventSummary {
 	states := m.states()
 	return relay.EventSummary{
-		ID: id, Type: m.Type, Subject: m.Subject, Status: relay.EventStatus(m.Unparsed, states), Skipped: relay.AllSkipped(states), Test: m.Test,
+		ID: id, Source: relay.EventSource(m.Source), Type: m.Type, Subject: m.Subject,
+		Status: relay.EventStatus(m.Unparsed, states), Skipped: relay.AllSkipped(states), Test: m.Test,
 		ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), DocumentNumber: m.Doc, Counterparty: m.Counterparty,
 	}
 }

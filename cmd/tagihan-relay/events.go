@@ -31,6 +31,7 @@ func cmdEventsList(env *cliEnv, args []string) error {
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob, e.g. transaction.*")
 	fs.StringVar(&f.Status, "status", "", "unparsed, unrouted, pending, delivered, dead or needs_review")
 	fs.StringVar(&f.Subject, "subject", "", "transaction/payment/subscription/party id")
+	fs.StringVar(&f.Source, "source", "", "only this source's events (\"default\" is the environment's; default: every source)")
 	when := timeFlags(fs, "from (duration back from now, or RFC 3339)", "until (duration back from now, or RFC 3339)")
 	fs.IntVar(&limit, "limit", 0, "stop after N events (default: every match as JSON, 100 on a terminal)")
 	fs.StringVar(&f.Cursor, "cursor", "", "continue after this cursor")
@@ -303,6 +304,7 @@ func cmdDeadLettersList(env *cliEnv, args []string) error {
 	var limit int
 	var all bool
 	fs.StringVar(&f.Sink, "sink", "", "only this sink (a configured sink name)")
+	fs.StringVar(&f.Source, "source", "", "only the dead letters of this source's sinks (\"default\" is the environment's; default: every source)")
 	fs.StringVar(&f.Type, "type", "", "TagihanAI type glob")
 	fs.StringVar(&f.State, "state", "", "dead or needs_review (default both)")
 	when := timeFlags(fs, "dead since (duration or RFC 3339)", "")

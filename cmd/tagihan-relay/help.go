@@ -99,12 +99,13 @@ var commands = []*command{
 	{
 		name:  "events list",
 		run:   cmdEventsList,
-		usage: "events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--since D] [--until D] [--limit N] [--cursor C] [--all]",
+		usage: "events list [--q TEXT] [--type GLOB] [--status S] [--subject ID] [--source NAME] [--since D] [--until D] [--limit N] [--cursor C] [--all]",
 		about: "List events, newest first. As JSON (piped, or --json) it prints every match as NDJSON, following the cursor\nto the end; --limit N stops after N. On a terminal it prints one page (--limit, default 100) and says how to get more.",
 		examples: []string{
 			"tagihan-relay events list --q INV-2026-0042",
 			"tagihan-relay events list --type 'transaction.*' --status dead --since 24h",
 			"tagihan-relay events list --json --since 7d | jq -r .id",
+			"tagihan-relay events list --source acme --status dead",
 		},
 	},
 	{
@@ -141,11 +142,12 @@ var commands = []*command{
 	{
 		name:  "dead-letters list",
 		run:   cmdDeadLettersList,
-		usage: "dead-letters list [--sink S] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]",
+		usage: "dead-letters list [--sink S] [--source NAME] [--type GLOB] [--state dead|needs_review] [--since D] [--limit N] [--cursor C] [--all]",
 		about: "List dead and needs-review deliveries, newest first. As JSON (piped, or --json) it prints every one as NDJSON,\nfollowing the cursor to the end; --limit N stops after N. --sink must name a configured sink.",
 		examples: []string{
 			"tagihan-relay dead-letters list",
 			"tagihan-relay dead-letters list --sink erp --state needs_review",
+			"tagihan-relay dead-letters list --source acme",
 			"tagihan-relay dead-letters list --json | jq -r .event_id",
 		},
 	},

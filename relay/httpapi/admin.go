@@ -124,6 +124,7 @@ func eventFilter(c echo.Context) (relay.EventFilter, error) {
 	var err error
 	f.Q = c.QueryParam("q")
 	f.Subject = c.QueryParam("subject")
+	f.Source = c.QueryParam("source")
 	f.Cursor = c.QueryParam("cursor")
 	f.Status = c.QueryParam("status")
 	if f.Status != "" && !eventStatuses[f.Status] {
@@ -233,6 +234,7 @@ func handleDeadLetters(ops *relay.Operations) echo.HandlerFunc {
 		var f relay.DeadLetterFilter
 		var err error
 		f.Sink = c.QueryParam("sink")
+		f.Source = c.QueryParam("source")
 		f.State = c.QueryParam("state")
 		f.Cursor = c.QueryParam("cursor")
 		if f.Type, err = parseGlob(c, "type"); err != nil {

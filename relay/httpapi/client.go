@@ -161,7 +161,7 @@ func eventPath(id string) string { return "/v1/events/" + url.PathEscape(id) }
 
 // ListEvents is GET /v1/events.
 func (c *Client) ListEvents(ctx context.Context, f relay.EventFilter) (relay.EventPage, error) {
-	q := query("q", f.Q, "type", f.Type, "status", f.Status, "subject", f.Subject, "cursor", f.Cursor,
+	q := query("q", f.Q, "type", f.Type, "status", f.Status, "subject", f.Subject, "source", f.Source, "cursor", f.Cursor,
 		"since", timeParam(f.Since), "until", timeParam(f.Until), "limit", limitParam(f.Limit))
 	var p relay.EventPage
 	return p, c.getJSON(ctx, "/v1/events", q, &p)
@@ -192,7 +192,7 @@ func (c *Client) Resolve(ctx context.Context, id string, r relay.Resolution) (Re
 
 // ListDeadLetters is GET /v1/dead-letters.
 func (c *Client) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (relay.DeadLetterPage, error) {
-	q := query("sink", f.Sink, "type", f.Type, "state", f.State, "cursor", f.Cursor,
+	q := query("sink", f.Sink, "source", f.Source, "type", f.Type, "state", f.State, "cursor", f.Cursor,
 		"since", timeParam(f.Since), "limit", limitParam(f.Limit))
 	var p relay.DeadLetterPage
 	return p, c.getJSON(ctx, "/v1/dead-letters", q, &p)

@@ -91,7 +91,7 @@ func TestAdmin_DeadLetters(t *testing.T) {
 		if len(m.DeadLetters) != len(all) {
 			t.Fatalf("got %s", r)
 		}
-		for _, key := range []string{"event_id", "sink", "state", "type", "subject", "attempts", "reason", "last_status", "dead_at"} {
+		for _, key := range []string{"event_id", "sink", "source", "state", "type", "subject", "attempts", "reason", "last_status", "dead_at"} {
 			if _, ok := m.DeadLetters[0][key]; !ok {
 				t.Errorf("dead letter lacks %q", key)
 			}

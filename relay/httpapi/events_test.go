@@ -165,7 +165,7 @@ func TestAdmin_ListEvents(t *testing.T) {
 		if len(raw.Events) != len(seed) || raw.NextCursor != "" {
 			t.Fatalf("got %d events, next_cursor %q; want %d, \"\"", len(raw.Events), raw.NextCursor, len(seed))
 		}
-		for _, key := range []string{"id", "type", "subject", "status", "test", "received_at"} {
+		for _, key := range []string{"id", "source", "type", "subject", "status", "test", "received_at"} {
 			if _, ok := raw.Events[0][key]; !ok {
 				t.Errorf("event summary lacks %q: %v", key, raw.Events[0])
 			}
@@ -334,7 +334,7 @@ func TestAdmin_GetEvent(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &m); err != nil {
 			t.Fatal(err)
 		}
-		for _, key := range []string{"id", "type", "subject", "status", "test", "received_at", "raw", "event", "deliveries"} {
+		for _, key := range []string{"id", "source", "type", "subject", "status", "test", "received_at", "raw", "event", "deliveries"} {
 			if _, ok := m[key]; !ok {
 				t.Errorf("detail lacks %q", key)
 			}

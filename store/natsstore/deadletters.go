@@ -33,6 +33,10 @@ func (s *Store) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (
 		if f.Sink != "" && k.s1 != f.Sink {
 			return true
 		}
+		source, _ := relay.SinkSource(k.s1)
+		if f.Source != "" && source != f.Source {
+			return true
+		}
 		d := s.view.del(k.s2, k.s1)
 		if d == nil || (f.State != "" && d.state != f.State) || (f.Type != "" && !relay.MatchGlob(f.Type, d.ev.typ)) {
 			return true
@@ -43,7 +47,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, f relay.DeadLetterFilter) (
 		}
 		last = k
 		page.DeadLetters = append(page.DeadLetters, relay.DeadLetter{
-			EventID: d.ev.id, Sink: d.sink, State: d.state, Type: d.ev.typ, Subject: d.ev.subject, Attempts: d.attempts,
+			EventID: d.ev.id, Sink: d.sink, Source: source, State: d.state, Type: d.ev.typ, Subject: d.ev.subject, Attempts: d.attempts,
 			Reason: d.reason, LastStatus: d.lastStatus, DeadAt: fromNanos(d.deadAt),
 		})
 		return true

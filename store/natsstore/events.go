@@ -106,6 +106,9 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (relay.Even
 		if f.Subject != "" && ev.subject != f.Subject {
 			return false
 		}
+		if f.Source != "" && relay.EventSource(ev.source) != f.Source {
+			return false
+		}
 		if sinceN != 0 && ev.received < sinceN {
 			return false
 		}

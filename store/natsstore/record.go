@@ -20,6 +20,7 @@ import (
 // revision.
 type record struct {
 	ID             string               `json:"id"`
+	Source         string               `json:"src,omitempty"` // relay.StoredSource: "" for the environment's (and older records)
 	Type           string               `json:"t,omitempty"`
 	Subject        string               `json:"s,omitempty"`
 	Test           bool                 `json:"x,omitempty"`
@@ -110,7 +111,8 @@ func (r *record) addOp(h relay.HistoryEntry) {
 func (r *record) summary() relay.EventSummary {
 	states := r.states()
 	return relay.EventSummary{
-		ID: r.ID, Type: r.Type, Subject: r.Subject, Status: relay.EventStatus(r.Unparsed, states), Skipped: relay.AllSkipped(states), Test: r.Test,
+		ID: r.ID, Source: relay.EventSource(r.Source), Type: r.Type, Subject: r.Subject,
+		Status: relay.EventStatus(r.Unparsed, states), Skipped: relay.AllSkipped(states), Test: r.Test,
 		ReceivedAt: fromNanos(r.ReceivedAt), DocumentNumber: r.Doc, Counterparty: r.Counterparty,
 	}
 }
@@ -120,7 +122,8 @@ func (r *record) summary() relay.EventSummary {
 func newRecord(e *relay.NewEvent) *record {
 	received := nanos(e.Delivery.ReceivedAt)
 	r := &record{
-		ID: e.ID, Type: e.Type, Subject: e.Subject, Test: e.Test, ReceivedAt: received, LastReceivedAt: received,
+		ID: e.ID, Source: relay.StoredSource(e.Source), Type: e.Type, Subject: e.Subject, Test: e.Test,
+		ReceivedAt: received, LastReceivedAt: received,
 		Unparsed: e.Unparsed, ParseError: e.ParseError, Doc: e.DocumentNumber, Counterparty: e.Counterparty,
 		Txn: e.TransactionID, DataOffset: e.EventDataOffset,
 	}

@@ -39,6 +39,7 @@ type view struct {
 // outbox fields of its deliveries, never the body or the attempt history.
 type eventEntry struct {
 	id, typ, subject string
+	source           string // relay.StoredSource: "" for the environment's
 	rev              uint64
 	received         int64
 	test, unparsed   bool
@@ -162,7 +163,8 @@ func (v *view) apply(key string, rev uint64, deleted bool, value []byte) ([]stri
 
 func (v *view) entryOf(r *record, rev uint64) *eventEntry {
 	ev := &eventEntry{
-		id: r.ID, typ: v.intern(r.Type), subject: r.Subject, rev: rev, received: r.ReceivedAt, test: r.Test, unparsed: r.Unparsed,
+		id: r.ID, typ: v.intern(r.Type), subject: r.Subject, source: v.intern(r.Source), rev: rev,
+		received: r.ReceivedAt, test: r.Test, unparsed: r.Unparsed,
 		doc: r.Doc, party: r.Counterparty, txn: r.Txn, status: r.status(),
 	}
 	for _, d := range r.Deliveries {
@@ -431,7 +433,7 @@ func (v *view) del(id, sink string) *delEntry {
 
 func (ev *eventEntry) summary() relay.EventSummary {
 	return relay.EventSummary{
-		ID: ev.id, Type: ev.typ, Subject: ev.subject, Status: ev.status, Test: ev.test,
+		ID: ev.id, Source: relay.EventSource(ev.source), Type: ev.typ, Subject: ev.subject, Status: ev.status, Test: ev.test,
 		ReceivedAt: fromNanos(ev.received), DocumentNumber: ev.doc, Counterparty: ev.party,
 	}
 }

@@ -30,7 +30,7 @@ func testListEvents(t *testing.T, open Opener) {
 		if p.NextCursor != "" {
 			t.Errorf("next cursor = %q on the only page, want empty", p.NextCursor)
 		}
-		want := relay.EventSummary{ID: "evt_d", Type: "transaction.sent", Subject: "trx_evt_d", Status: relay.StatusUnrouted, ReceivedAt: at(4000)}
+		want := relay.EventSummary{ID: "evt_d", Source: relay.DefaultSource, Type: "transaction.sent", Subject: "trx_evt_d", Status: relay.StatusUnrouted, ReceivedAt: at(4000)}
 		if diff := cmp.Diff(want, p.Events[0]); diff != "" {
 			t.Errorf("summary (-want +got):\n%s", diff)
 		}
@@ -182,7 +182,7 @@ func testListEvents(t *testing.T, open Opener) {
 		}
 		p := h.list(relay.EventFilter{Q: "evt_s1"})
 		want := relay.EventSummary{
-			ID: "evt_s1", Type: "transaction.sent", Subject: "trx_100", Status: relay.StatusUnrouted, ReceivedAt: at(0),
+			ID: "evt_s1", Source: relay.DefaultSource, Type: "transaction.sent", Subject: "trx_100", Status: relay.StatusUnrouted, ReceivedAt: at(0),
 		}
 		if len(p.Events) != 1 {
 			t.Fatalf("ListEvents(q=evt_s1) = %v", summaryIDs(p))

@@ -21,7 +21,7 @@ func testIngest(t *testing.T, open Opener) {
 		}
 		d := h.get("evt_1")
 		want := relay.EventSummary{
-			ID: "evt_1", Type: "transaction.sent", Subject: "trx_evt_1", Status: relay.StatusPending,
+			ID: "evt_1", Source: relay.DefaultSource, Type: "transaction.sent", Subject: "trx_evt_1", Status: relay.StatusPending,
 			ReceivedAt: e.Delivery.ReceivedAt,
 		}
 		if diff := cmp.Diff(want, d.EventSummary); diff != "" {

@@ -245,7 +245,7 @@ func testFinish(t *testing.T, open Opener) {
 		h.settle(erp, later, map[string]string{"evt_1": relay.StateDead})
 		h.wantStatus("evt_1", relay.StatusDead)
 		want := []relay.DeadLetter{{
-			EventID: "evt_1", Sink: erp, State: relay.StateDead, Type: "transaction.paid", Subject: "trx_evt_1",
+			EventID: "evt_1", Sink: erp, Source: relay.DefaultSource, State: relay.StateDead, Type: "transaction.paid", Subject: "trx_evt_1",
 			Attempts: 1, Reason: "422: customer not found", LastStatus: 422, DeadAt: later,
 		}}
 		if diff := cmp.Diff(want, h.deadLetters(relay.DeadLetterFilter{})); diff != "" {

@@ -34,6 +34,7 @@ func sealedFixture(name string, n int) *relay.SealedSource {
 func testSources(t *testing.T, o Opener) {
 	ctx := context.Background()
 	notFound := &relay.Error{Code: relay.ENOTFOUND}
+	t.Run("EventsCarrySource", func(t *testing.T) { testEventsCarrySource(t, o) })
 	t.Run("PutGetReplace", func(t *testing.T) {
 		ss := sourceStore(t, o)
 		if _, err := ss.GetSource(ctx, "acme"); !errors.Is(err, notFound) {
