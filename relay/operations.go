@@ -26,6 +26,9 @@ type Operations struct {
 	// SourceRoutes returns the run-time sources' routes, so replay and
 	// redrive reach their sinks too; nil: none.
 	SourceRoutes func() []Route
+	// SourceReceiver returns the receiver of a run-time source (import of
+	// its records), nil when it is not served; nil: none.
+	SourceReceiver func(name string) *Receiver
 }
 
 func (o *Operations) now() time.Time {
@@ -144,6 +147,10 @@ func (o *Operations) Replay(ctx context.Context, id, sink, operator string) (Rep
 	if err != nil {
 		return ReplayResult{}, err
 	}
+	if src, _ := SinkSource(sink); src != EventSource(ev.Source) {
+		return ReplayResult{}, Errorf(EINVALID, "sink: %q belongs to source %q, and event %s to source %q: a replay stays in its workspace",
+			sink, src, id, EventSource(ev.Source))
+	}
 	res, err := o.Store.Replay(ctx, id, ReplayRequest{Target: r.Target(ev.Subject), CreateOnce: r.CreateOnce, Operator: operator}, o.now())
 	if err != nil {
 		return ReplayResult{}, err
@@ -224,7 +231,11 @@ func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) 
 	if d.Headers == nil {
 		d.Headers = map[string]string{}
 	}
-	e := o.Receiver.Prepare(d, route)
+	recv, err := o.importReceiver(rec, route)
+	if err != nil {
+		return false, err
+	}
+	e := recv.Prepare(d, route)
 	if e.ID != rec.ID {
 		// The id is the record's (it may have come from a header fallback).
 		e.ID = rec.ID
@@ -239,6 +250,29 @@ func (o *Operations) Import(ctx context.Context, rec *ExportRecord, route bool) 
 		o.notify(sinks...)
 	}
 	return ok, err
+}
+
+// importReceiver is the receiver of the record's source: the
+// environment's, or a run-time source's (its routes and names). A record
+// of a source this relay does not serve keeps its source but can only be
+// imported without routing.
+func (o *Operations) importReceiver(rec *ExportRecord, route bool) (*Receiver, error) {
+	src := StoredSource(rec.Source)
+	if src == "" {
+		return o.Receiver, nil
+	}
+	if err := CheckSourceName(src); err != nil {
+		return nil, err
+	}
+	if o.SourceReceiver != nil {
+		if r := o.SourceReceiver(src); r != nil {
+			return r, nil
+		}
+	}
+	if route {
+		return nil, Errorf(EINVALID, "source %q of %s is not served here: apply the source first, or import without routing", src, rec.ID)
+	}
+	return &Receiver{Store: o.Store, Source: o.Receiver.Source + "/" + src, SourceName: src}, nil
 }
 
 // importWorkers is how many imports run at once: concurrent writes share

@@ -337,7 +337,10 @@ type Stats struct {
 
 // ExportRecord is one stored delivery as exported and imported (NDJSON).
 type ExportRecord struct {
-	ID         string            `json:"id"`
+	ID string `json:"id"`
+	// Source is the relay source the delivery came to (SPEC 6); absent
+	// for the environment's ("default").
+	Source     string            `json:"source,omitempty"`
 	ReceivedAt time.Time         `json:"received_at"`
 	Headers    map[string]string `json:"headers"`
 	BodyBase64 []byte            `json:"body_base64"`

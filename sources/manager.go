@@ -231,16 +231,7 @@ func (m *Manager) publish(r *running) {
 	if tol == 0 {
 		tol = m.opts.Tolerance
 	}
-	routes := make([]relay.Route, len(r.specs))
-	for i, s := range r.specs {
-		routes[i] = s.Route
-	}
-	m.intakes.Store(r.src.Name, &relay.Intake{
-		Source:   r.src.Name,
-		Verifier: signature.NewVerifier(keys, tol),
-		Receiver: &relay.Receiver{Store: m.opts.Events, Routes: routes, Source: m.opts.CloudEventsSource + "/" + r.src.Name,
-			SourceName: r.src.Name, Notify: m.opts.Notify},
-	})
+	m.intakes.Store(r.src.Name, &relay.Intake{Source: r.src.Name, Verifier: signature.NewVerifier(keys, tol), Receiver: m.receiver(r)})
 }
 
 // open unseals ss and builds its sinks under the source's names.
@@ -349,4 +340,48 @@ func (m *Manager) Resync(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Receiver returns the receiver of the source called name (enabled or
+// not, not deleted), nil when the relay does not run it: an import of the
+// source's exported deliveries goes through it.
+func (m *Manager) Receiver(name string) *relay.Receiver {
+	if in := m.Intake(name); in != nil {
+		return in.Receiver
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.running[name]
+	if r == nil || r.sealed.DeletedAt != nil {
+		return nil
+	}
+	return m.receiver(r)
+}
+
+// receiver makes r's receiver: its routes, its names.
+func (m *Manager) receiver(r *running) *relay.Receiver {
+	routes := make([]relay.Route, len(r.specs))
+	for i, s := range r.specs {
+		routes[i] = s.Route
+	}
+	return &relay.Receiver{Store: m.opts.Events, Routes: routes, Source: m.opts.CloudEventsSource + "/" + r.src.Name,
+		SourceName: r.src.Name, Notify: m.opts.Notify}
+}
+
+// CountReceived counts the events of source received since, from the
+// store's listing (a page at a time: memory stays bounded).
+func CountReceived(ctx context.Context, st relay.Store, source string, since time.Time) (int64, error) {
+	var n int64
+	f := relay.EventFilter{Source: source, Since: since, Limit: 1000}
+	for {
+		page, err := st.ListEvents(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		n += int64(len(page.Events))
+		if page.NextCursor == "" {
+			return n, nil
+		}
+		f.Cursor = page.NextCursor
+	}
 }

@@ -58,7 +58,7 @@ func (s *Store) Export(ctx context.Context, f relay.ExportFilter, fn func(*relay
 					return err
 				}
 				batch = append(batch, &relay.ExportRecord{
-					ID: string(id), ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, BodyBase64: body,
+					ID: string(id), Source: m.Source, ReceivedAt: time.Unix(0, m.ReceivedAt).UTC(), Headers: headers, BodyBase64: body,
 					Event: event, Status: m.status(),
 				})
 			}

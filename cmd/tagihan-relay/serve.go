@@ -354,6 +354,9 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 	svc.sources = sources.New(st.(sources.Store), masterKey(cfg, log), sources.Options{
 		Events: st, Dispatcher: svc.disp, Notify: svc.disp.Notify, CloudEventsSource: cfg.Source,
 		Tolerance: cfg.SignatureTolerance, Deps: sinks.Deps{HTTP: hc, Stdout: out}, TagihanAIAPIURL: cfg.TagihanAIAPIBase, Log: log,
+		Received: func(ctx context.Context, source string, since time.Time) (int64, error) {
+			return sources.CountReceived(ctx, st, source, since)
+		},
 	})
 	if ns, ok := st.(*natsstore.Store); ok {
 		// A source changed through another replica applies here within a
@@ -377,7 +380,8 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		st.Close()
 		return nil, err
 	}
-	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify, Sources: svc.sources, SourceRoutes: svc.sources.Routes}
+	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify, Sources: svc.sources, SourceRoutes: svc.sources.Routes,
+		SourceReceiver: svc.sources.Receiver}
 	svc.retention = &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
 		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
 

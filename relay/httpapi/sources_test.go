@@ -47,7 +47,7 @@ func startSources(t testing.TB, st *store.Store, ops *relay.Operations) *sources
 		disp.Stop()
 		mgr.Close()
 	})
-	ops.Sources, ops.SourceRoutes = mgr, mgr.Routes
+	ops.Sources, ops.SourceRoutes, ops.SourceReceiver = mgr, mgr.Routes, mgr.Receiver
 	return mgr
 }
 

@@ -26,9 +26,9 @@ func (s *Store) Export(ctx context.Context, f relay.ExportFilter, fn func(*relay
 		from = &ikey{at: f.Since.UnixNano()}
 	}
 	type item struct {
-		id       string
-		received int64
-		status   string
+		id, source string
+		received   int64
+		status     string
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -54,7 +54,7 @@ func (s *Store) Export(ctx context.Context, f relay.ExportFilter, fn func(*relay
 			if ev == nil || (f.Type != "" && !relay.MatchGlob(f.Type, ev.typ)) {
 				return true
 			}
-			batch = append(batch, item{ev.id, ev.received, ev.status})
+			batch = append(batch, item{id: ev.id, source: ev.source, received: ev.received, status: ev.status})
 			return true
 		})
 		s.view.mu.RUnlock()
@@ -68,7 +68,7 @@ func (s *Store) Export(ctx context.Context, f relay.ExportFilter, fn func(*relay
 				return
 			}
 			recs[i] = &relay.ExportRecord{
-				ID: it.id, ReceivedAt: fromNanos(it.received), Headers: headers, BodyBase64: body, Event: ce, Status: it.status,
+				ID: it.id, Source: it.source, ReceivedAt: fromNanos(it.received), Headers: headers, BodyBase64: body, Event: ce, Status: it.status,
 			}
 		})
 		for i := range batch {
