@@ -146,7 +146,7 @@ func deliver(t *testing.T, m *sources.Manager, source, secret string, body []byt
 	return http.StatusOK, rc
 }
 
-func body(t *testing.T, id, trx string) []byte {
+func body(t testing.TB, id, trx string) []byte {
 	t.Helper()
 	b, err := fixtures.Body("transaction.sent", fixtures.Options{EventID: id, TransactionID: trx, DocumentNumber: "INV-2026-0042"})
 	if err != nil {

@@ -161,8 +161,9 @@ func TestCrash_SIGKILLDuringSourcesApply(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s (version %s): delivery %d", name, v, res.StatusCode)
 		}
-		testkit.Eventually(t, 10*time.Second, id+" at a destination", func() bool { return vt.version(id) != "" })
-		if got := vt.version(id); got != v {
+		stored := relay.SourceEventID(name, id) // the webhook-id the sink sends
+		testkit.Eventually(t, 10*time.Second, stored+" at a destination", func() bool { return vt.version(stored) != "" })
+		if got := vt.version(stored); got != v {
 			t.Fatalf("%s: secret of version %s but delivered to the destination of %s: a mix", name, v, got)
 		}
 	}
