@@ -51,13 +51,14 @@ var commands = []*command{
 		run:     cmdSend,
 		section: "Development",
 		summary: "post a realistic signed TagihanAI delivery of TYPE\n(send --list shows the 24 types)",
-		usage:   "send TYPE [--url U] [--secret S] [--id ID] [--subject ID] [--document-number N] [--print]",
+		usage:   "send TYPE [--url U | --source NAME] [--secret S] [--id ID] [--subject ID] [--document-number N] [--print]",
 		about:   "Post a realistic signed TagihanAI delivery of TYPE, like `stripe trigger`. --subject sends it for an existing\ntransaction (or payment, subscription, party) id: a second transaction.sent for the same subject shows create-once.",
 		examples: []string{
 			"tagihan-relay send --list",
 			"tagihan-relay send transaction.sent",
 			"tagihan-relay send transaction.sent --subject 550e8400-e29b-41d4-a716-446655440000 --document-number INV-2026-0042",
 			"tagihan-relay send payment.received --url http://localhost:3000/webhooks/tagihanai --secret whsec_local",
+			"tagihan-relay send transaction.sent --source acme --secret \"$ACME_WEBHOOK_SECRET\"",
 		},
 	},
 	{

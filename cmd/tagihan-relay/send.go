@@ -64,9 +64,10 @@ func signedRequest(url string, key, body []byte, eventID string, now time.Time) 
 
 func cmdSend(env *cliEnv, args []string) error {
 	fs := env.flags("send")
-	var url, secret, id, subject, doc string
+	var url, secret, id, subject, doc, source string
 	var list, printBody bool
-	fs.StringVar(&url, "url", "", "webhook URL (default http://<RELAY_LISTEN_ADDR>/webhooks/tagihanai)")
+	fs.StringVar(&url, "url", "", "webhook URL (default http://<RELAY_LISTEN_ADDR>/webhooks/tagihanai, or .../webhooks/tagihanai/<source> with --source)")
+	fs.StringVar(&source, "source", "", "post to this run-time source's endpoint (give its --secret)")
 	fs.StringVar(&secret, "secret", "", "signing secret (default: first of TAGIHANAI_WEBHOOK_SECRETS, else <RELAY_DATA_DIR>/webhook-secret)")
 	fs.StringVar(&id, "id", "", "event id (default a new random evt_...)")
 	fs.StringVar(&subject, "subject", "", "the TagihanAI transaction id the delivery is about: the subject of transaction.* events; payment, subscription and party ids are derived from it (default a new random UUID)")
@@ -81,6 +82,17 @@ func cmdSend(env *cliEnv, args []string) error {
 			fmt.Fprintln(env.stdout, t)
 		}
 		return nil
+	}
+	if source != "" && url != "" {
+		return &usageError{"send: give --source or --url, not both"}
+	}
+	if source != "" && source != relay.DefaultSource {
+		if err := relay.CheckSourceName(source); err != nil {
+			return &usageError{"send: --source: " + err.Error()}
+		}
+		if secret == "" {
+			return &usageError{"send: --source " + source + " needs that source's --secret (the environment's secret does not verify there)"}
+		}
 	}
 	if fs.NArg() != 1 {
 		return &usageError{"send: give one event type, e.g. `send transaction.paid` (send --list shows all 24)"}
@@ -99,6 +111,9 @@ func cmdSend(env *cliEnv, args []string) error {
 	}
 	if url == "" {
 		url = listenURL(m) + "/webhooks/tagihanai"
+		if source != "" {
+			url += "/" + source
+		}
 	}
 	env0, _ := relay.ReadEnvelope(body, nil)
 	req, err := signedRequest(url, key, body, "", time.Now())

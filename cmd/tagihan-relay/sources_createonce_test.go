@@ -121,3 +121,28 @@ func TestSources_CreateOncePerWorkspace(t *testing.T) {
 		t.Fatalf("after retries: tenant-acme %d, tenant-beta %d; want one each", a, b)
 	}
 }
+
+// TestSend_Source: `send --source NAME --secret S` posts to the source's
+// endpoint, signed with its secret; without --secret it is refused before
+// anything is sent.
+func TestSend_Source(t *testing.T) {
+	p := startRelay(t, t.TempDir())
+	client := &http.Client{Timeout: 10 * time.Second}
+	const sec = "whsec_send-to-a-source-secret"
+	if code := putSource(client, p.admin, "acme", `{"secrets":["`+sec+`"],"sinks":{"log":{"KIND":"stdout"}}}`); code != http.StatusCreated {
+		t.Fatalf("PUT: %d", code)
+	}
+	env := []string{"RELAY_LISTEN_ADDR=" + strings.TrimPrefix(p.public, "http://"), "TAGIHANAI_WEBHOOK_SECRETS=" + testSecret}
+	out, _, err := runCLI(t, env, "send", "transaction.sent", "--source", "acme", "--secret", sec, "--id", "evt_send_src")
+	if err != nil || !strings.Contains(out, `"status":"accepted"`) || !strings.Contains(out, "acme:evt_send_src") {
+		t.Fatalf("send --source: %v\n%s", err, out)
+	}
+	if _, stderr, err := runCLI(t, env, "send", "transaction.sent", "--source", "acme"); err == nil || !strings.Contains(err.Error()+stderr, "--secret") {
+		t.Fatalf("send --source without --secret: %v %s, want refused", err, stderr)
+	}
+	// The environment's secret does not verify at the source.
+	out, _, _ = runCLI(t, env, "send", "transaction.sent", "--source", "acme", "--secret", testSecret)
+	if !strings.Contains(out, "401") {
+		t.Fatalf("send --source with the environment's secret: %s, want 401", out)
+	}
+}
