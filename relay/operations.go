@@ -26,6 +26,9 @@ type Operations struct {
 	// SourceRoutes returns the run-time sources' routes, so replay and
 	// redrive reach their sinks too; nil: none.
 	SourceRoutes func() []Route
+	// Sync connects sources to TagihanAI and reconciles them (SPEC 7);
+	// nil: not available.
+	Sync SourceSync
 	// SourceReceiver returns the receiver of a run-time source (import of
 	// its records), nil when it is not served; nil: none.
 	SourceReceiver func(name string) *Receiver

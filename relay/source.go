@@ -66,6 +66,10 @@ type SourceTagihanAI struct {
 	APIBaseURL string `json:"api_base_url,omitempty"`
 	WebhookID  string `json:"webhook_id,omitempty"`
 	PublicURL  string `json:"public_url,omitempty"`
+	// SecretID is the fingerprint of the signing secret TagihanAI returned
+	// for WebhookID (set by connect): the source holds it while it is
+	// among its secrets.
+	SecretID string `json:"secret_id,omitempty"`
 }
 
 // NewSourceSecret makes the record of secret added at now.
@@ -115,9 +119,8 @@ func (s *Source) Check() error {
 	if s.Tolerance < 0 {
 		return bad("tolerance %s: must not be negative", s.Tolerance)
 	}
-	if len(s.Sinks) == 0 {
-		return bad("sinks: at least one sink is required")
-	}
+	// No sinks is allowed: `connect` creates a source before its sinks are
+	// applied, and its events are stored (unrouted) meanwhile.
 	for name := range s.Sinks {
 		if !ValidSinkName(name) {
 			return bad("sink name %q: %s", name, SinkNameRule)

@@ -171,6 +171,7 @@ func (m *Manager) ApplySource(ctx context.Context, spec relay.SourceSpec) (relay
 	if err != nil {
 		return relay.SourceApplied{}, err
 	}
+	keepConnection(cur, src)
 	action := relay.PlanApply(cur, src)
 	if r := m.running[src.Name]; action == relay.ApplyUnchanged && r != nil {
 		return relay.SourceApplied{Action: action, Source: m.info(r.sealed)}, nil
@@ -192,6 +193,38 @@ func (m *Manager) ApplySource(ctx context.Context, spec relay.SourceSpec) (relay
 		return relay.SourceApplied{}, err
 	}
 	return relay.SourceApplied{Action: action, Source: m.info(ss)}, nil
+}
+
+// keepConnection carries over what `connect` manages and a sources file
+// does not say: the subscription's id and the signing secret TagihanAI
+// gave it (without it, TagihanAI's deliveries would be refused after an
+// apply). The file's own TagihanAI settings win.
+func keepConnection(cur, next *relay.Source) {
+	if cur == nil || cur.TagihanAI == nil || cur.TagihanAI.WebhookID == "" {
+		return
+	}
+	c := *cur.TagihanAI
+	if t := next.TagihanAI; t != nil {
+		if t.APIKey != "" {
+			c.APIKey = t.APIKey
+		}
+		if t.APIBaseURL != "" {
+			c.APIBaseURL = t.APIBaseURL
+		}
+		if t.PublicURL != "" {
+			c.PublicURL = t.PublicURL
+		}
+		if t.WebhookID != "" && t.WebhookID != c.WebhookID {
+			c.WebhookID, c.SecretID = t.WebhookID, ""
+		}
+	}
+	next.TagihanAI = &c
+	if c.SecretID == "" || slices.ContainsFunc(next.Secrets, func(s relay.SourceSecret) bool { return s.ID == c.SecretID }) {
+		return
+	}
+	if i := slices.IndexFunc(cur.Secrets, func(s relay.SourceSecret) bool { return s.ID == c.SecretID }); i >= 0 {
+		next.Secrets = append(next.Secrets, cur.Secrets[i])
+	}
 }
 
 // current opens the stored source called name: nil when there is none

@@ -44,6 +44,8 @@ type Manager struct {
 	broken  map[string]string   // name → why a stored source is not served
 	def     *relay.SourceInfo   // what the environment's source shows
 	retired []io.Closer         // of replaced sinks, closed by Close
+
+	reports reports // the last reconcile of each source
 }
 
 // running is one source the relay serves (or drains, once deleted).
@@ -70,8 +72,11 @@ type Options struct {
 	// TagihanAI API key gets its own TagihanAI client.
 	Deps            sinks.Deps
 	TagihanAIAPIURL string
-	Log             *slog.Logger
-	Now             func() time.Time
+	// Limiter paces every TagihanAI API call of every source
+	// (RELAY_TAGIHANAI_MAX_RPS); nil: unpaced.
+	Limiter *tagihanai.Limiter
+	Log     *slog.Logger
+	Now     func() time.Time
 	// DrainGrace is how long a deleted source's record stays at least,
 	// even when its sinks look drained: another replica may have accepted
 	// a delivery for it just before it saw the delete, and its store view
@@ -255,7 +260,7 @@ func (m *Manager) open(ss *relay.SealedSource) (*running, error) {
 		if base == "" {
 			base = m.opts.TagihanAIAPIURL
 		}
-		deps.TagihanAI = tagihanai.NewClient(base, t.APIKey, deps.HTTP)
+		deps.TagihanAI = tagihanai.NewClient(base, t.APIKey, deps.HTTP).WithLimiter(m.opts.Limiter)
 	}
 	r := &running{src: src, sealed: ss}
 	names := make([]string, 0, len(confs))

@@ -48,6 +48,14 @@ type Config struct {
 	TagihanAIAPIKey    string        `env:"TAGIHANAI_API_KEY"`
 	TagihanAIAPIBase   string        `env:"TAGIHANAI_API_BASE_URL" envDefault:"https://www.tagihanai.com/api/v1"`
 
+	// TagihanAIMaxRPS paces every TagihanAI API call of every source
+	// (SPEC 7; the standard tier allows 1,000 an hour).
+	TagihanAIMaxRPS float64 `env:"RELAY_TAGIHANAI_MAX_RPS" envDefault:"0.25"`
+	// Background reconcile (SPEC 7): off when the interval is 0.
+	ReconcileInterval time.Duration `env:"RELAY_RECONCILE_INTERVAL" envDefault:"0s"`
+	ReconcileWindow   time.Duration `env:"RELAY_RECONCILE_WINDOW" envDefault:"168h"`
+	ReconcileFix      bool          `env:"RELAY_RECONCILE_FIX" envDefault:"false"`
+
 	// MasterKey seals the run-time sources' secrets (SPEC 6); from
 	// RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, else <data dir>/master-key,
 	// created on first use (bbolt only: NATS replicas need one shared key).
@@ -216,6 +224,15 @@ func (c *Config) checkBackend(m map[string]string, p *problems) {
 		}
 	default:
 		p.add("RELAY_BACKEND", c.Backend, errors.New("must be bbolt or nats"))
+	}
+	if c.TagihanAIMaxRPS < 0 {
+		p.add("RELAY_TAGIHANAI_MAX_RPS", m["RELAY_TAGIHANAI_MAX_RPS"], errors.New("must not be negative (0 means unpaced)"))
+	}
+	if c.ReconcileInterval < 0 || (c.ReconcileInterval > 0 && c.ReconcileInterval < time.Minute) {
+		p.add("RELAY_RECONCILE_INTERVAL", m["RELAY_RECONCILE_INTERVAL"], errors.New("0 (off) or at least 1m"))
+	}
+	if c.ReconcileWindow <= 0 {
+		p.add("RELAY_RECONCILE_WINDOW", m["RELAY_RECONCILE_WINDOW"], errors.New("must be positive, e.g. 168h"))
 	}
 	if c.MasterKey != "" {
 		if _, err := sealed.ParseKey(c.MasterKey); err != nil {

@@ -127,7 +127,7 @@ func TestConfigExample_Loads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.env does not load:\n%v", err)
 	}
-	specs, closers, err := buildSinks(c, io.Discard, http.DefaultClient)
+	specs, closers, err := buildSinks(c, io.Discard, http.DefaultClient, nil)
 	if err != nil {
 		t.Fatalf("config.example.env sinks do not build:\n%v", err)
 	}

@@ -320,6 +320,50 @@ var commands = []*command{
 		},
 	},
 	{
+		name:    "connect",
+		run:     cmdConnect,
+		section: "TagihanAI: connect and reconcile (admin API at RELAY_ADMIN_ADDR)",
+		summary: "create the TagihanAI webhook subscription of SOURCE, store its secret, check the test event",
+		usage:   "connect SOURCE --api-key (K | -) --public-url URL [--events T,...] [--api-base-url U]",
+		about: "Create (or reuse) the TagihanAI webhook subscription for URL/webhooks/tagihanai/SOURCE, store its signing\n" +
+			"secret in the source (created without sinks when it does not exist), send TagihanAI's test event and wait up to\n" +
+			"30 s until the relay has received and verified it. Exit 0 only then; else it says what TagihanAI reported.\n" +
+			"Safe to run again: a subscription whose secret the source holds is reused; one it cannot verify is replaced\n" +
+			"(the new one first, the old deleted after the test passed). The API key is stored sealed, never printed.",
+		examples: []string{
+			"tagihan-relay connect acme --api-key - --public-url https://relay.example.com",
+			"tagihan-relay connect acme --api-key \"$ACME_TAGIHANAI_KEY\" --public-url https://relay.example.com --events 'transaction.*,payment.*'",
+		},
+	},
+	{
+		name:    "disconnect",
+		run:     cmdDisconnect,
+		section: "TagihanAI: connect and reconcile (admin API at RELAY_ADMIN_ADDR)",
+		summary: "delete the TagihanAI webhook subscription of SOURCE",
+		usage:   "disconnect SOURCE",
+		about:   "Delete the source's TagihanAI webhook subscription. The source, its secrets and its API key stay (reconcile still works).",
+		examples: []string{
+			"tagihan-relay disconnect acme",
+		},
+	},
+	{
+		name:    "reconcile",
+		run:     cmdReconcile,
+		section: "TagihanAI: connect and reconcile (admin API at RELAY_ADMIN_ADDR)",
+		summary: "compare TagihanAI with what the relay holds for SOURCE; --fix backfills missing documents",
+		usage:   "reconcile SOURCE [--since 168h] [--fix] [--json]",
+		about: "Report undelivered_by_tagihanai (TagihanAI's failed or dead-letter deliveries the relay never stored) and\n" +
+			"missing_document (an INVOICE TagihanAI shows SENT, VIEWED, PARTIAL, PAID or OVERDUE that a create-once sink of\n" +
+			"the source has no document for). --fix queues each missing document as the event reconcile:<transaction>:sent\n" +
+			"through the outbox, only to the sinks that lack it: a second --fix creates nothing. Exit 0 when no gap is left.\n" +
+			"It cannot see payments or parties (they have no documents to compare). JSON when piped or with --json.",
+		examples: []string{
+			"tagihan-relay reconcile acme",
+			"tagihan-relay reconcile acme --since 720h --fix",
+			"tagihan-relay reconcile acme --json | jq '.gaps[] | select(.kind==\"missing_document\")'",
+		},
+	},
+	{
 		name:    "healthcheck",
 		run:     cmdHealthcheck,
 		section: "Container",

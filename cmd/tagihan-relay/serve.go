@@ -51,7 +51,7 @@ func cmdServe(env *cliEnv, args []string) error {
 	if err != nil {
 		if cfg != nil {
 			// Also report what the sinks that did parse would refuse.
-			_, closers, serr := buildSinks(cfg, io.Discard, http.DefaultClient)
+			_, closers, serr := buildSinks(cfg, io.Discard, http.DefaultClient, nil)
 			closeAll(closers)
 			err = errors.Join(err, serr)
 			for _, w := range cfg.Warnings {
@@ -126,10 +126,10 @@ func isLoopback(addr string) bool {
 }
 
 // buildSinks constructs every configured sink.
-func buildSinks(cfg *Config, out io.Writer, hc *http.Client) ([]*relay.SinkSpec, []io.Closer, error) {
+func buildSinks(cfg *Config, out io.Writer, hc *http.Client, limiter *tagihanai.Limiter) ([]*relay.SinkSpec, []io.Closer, error) {
 	deps := sinks.Deps{HTTP: hc, Stdout: out}
 	if cfg.TagihanAIAPIKey != "" {
-		deps.TagihanAI = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc)
+		deps.TagihanAI = tagihanai.NewClient(cfg.TagihanAIAPIBase, cfg.TagihanAIAPIKey, hc).WithLimiter(limiter)
 	}
 	var specs []*relay.SinkSpec
 	var closers []io.Closer
@@ -224,7 +224,8 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	// Sinks first: a configuration they refuse stops the start before
 	// anything is written to the data directory.
 	hc := &http.Client{Transport: httpforward.NewTransport()}
-	specs, closers, err := buildSinks(cfg, out, hc)
+	limiter := tagihanai.NewLimiter(cfg.TagihanAIMaxRPS)
+	specs, closers, err := buildSinks(cfg, out, hc, limiter)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
@@ -236,7 +237,7 @@ func serve(ctx context.Context, cfg *Config, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ctx, cfg, specs, keys, serviceDeps{log: log, http: hc, stdout: out})
+	svc, err := newService(ctx, cfg, specs, keys, serviceDeps{log: log, http: hc, stdout: out, limiter: limiter})
 	if err != nil {
 		return err
 	}
@@ -311,6 +312,40 @@ type service struct {
 	publicLn, adminLn net.Listener
 	up                *atomic.Bool
 	sources           *sources.Manager
+	observeReconcile  func(source string, rep relay.ReconcileReport, err error)
+}
+
+// reconcileObserver turns each background reconcile into metrics and a
+// log line (SPEC 7).
+func reconcileObserver(m *metrics.Metrics, log *slog.Logger) func(string, relay.ReconcileReport, error) {
+	return func(source string, rep relay.ReconcileReport, err error) {
+		if err != nil {
+			m.ReconcileRuns.WithLabelValues(source, "error").Inc()
+			log.Error("reconcile", "source", source, "error", err)
+			return
+		}
+		open := map[string]int{relay.GapUndelivered: 0, relay.GapMissingDocument: 0}
+		for _, g := range rep.Gaps {
+			if !g.Fixed {
+				open[g.Kind]++
+			}
+		}
+		for kind, n := range open {
+			m.ReconcileGaps.WithLabelValues(source, kind).Set(float64(n))
+		}
+		result := "ok"
+		if rep.Open() > 0 {
+			result = "gaps"
+		}
+		m.ReconcileRuns.WithLabelValues(source, result).Inc()
+		m.ReconcileLastSuccess.WithLabelValues(source).Set(float64(rep.Until.Unix()))
+		level := slog.LevelInfo
+		if rep.Open() > 0 {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "reconcile", "source", source, "transactions", rep.Checked.Transactions,
+			"deliveries", rep.Checked.Deliveries, "gaps", len(rep.Gaps), "open", rep.Open(), "backfilled", rep.Backfilled)
+	}
 }
 
 // newService opens the store and wires the domain to it and to the
@@ -320,6 +355,9 @@ type serviceDeps struct {
 	log    *slog.Logger
 	http   *http.Client
 	stdout io.Writer
+	// limiter paces the TagihanAI API (RELAY_TAGIHANAI_MAX_RPS), shared by
+	// every source and the enrichment client.
+	limiter *tagihanai.Limiter
 }
 
 func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys [][]byte, deps serviceDeps) (*service, error) {
@@ -354,6 +392,7 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 	svc.sources = sources.New(st.(sources.Store), masterKey(cfg, log), sources.Options{
 		Events: st, Dispatcher: svc.disp, Notify: svc.disp.Notify, CloudEventsSource: cfg.Source,
 		Tolerance: cfg.SignatureTolerance, Deps: sinks.Deps{HTTP: hc, Stdout: out}, TagihanAIAPIURL: cfg.TagihanAIAPIBase, Log: log,
+		Limiter: deps.limiter,
 		Received: func(ctx context.Context, source string, since time.Time) (int64, error) {
 			return sources.CountReceived(ctx, st, source, since)
 		},
@@ -381,7 +420,8 @@ func newService(ctx context.Context, cfg *Config, specs []*relay.SinkSpec, keys 
 		return nil, err
 	}
 	ops := &relay.Operations{Store: st, Receiver: receiver, Notify: svc.disp.Notify, Sources: svc.sources, SourceRoutes: svc.sources.Routes,
-		SourceReceiver: svc.sources.Receiver}
+		SourceReceiver: svc.sources.Receiver, Sync: svc.sources}
+	svc.observeReconcile = reconcileObserver(m, log)
 	svc.retention = &relay.Retention{Store: st, MaxAge: cfg.Retention, Interval: cfg.RetentionInterval, Log: log,
 		OnRemoved: func(n int) { m.RetentionRemoved.Add(float64(n)) }}
 
@@ -451,6 +491,11 @@ func (svc *service) run(ctx context.Context, cfg *Config, log *slog.Logger) erro
 	}
 	svc.retention.Start(ctx)
 	stopSweep := svc.sweepSources(log)
+	stopReconcile := func() {}
+	if cfg.ReconcileInterval > 0 {
+		stopReconcile = svc.sources.RunReconcile(sources.Schedule{Interval: cfg.ReconcileInterval, Window: cfg.ReconcileWindow,
+			Fix: cfg.ReconcileFix, Observe: svc.observeReconcile})
+	}
 
 	serveErr := make(chan error, 2)
 	var wg sync.WaitGroup
@@ -486,6 +531,7 @@ func (svc *service) run(ctx context.Context, cfg *Config, log *slog.Logger) erro
 	defer cancel()
 	_ = svc.public.Shutdown(shutdownCtx) // finishes in-flight deliveries (their commits)
 	svc.retention.Stop()
+	stopReconcile()
 	stopSweep()
 	svc.disp.Stop() // finishes and records in-flight sink attempts
 	_ = svc.admin.Shutdown(shutdownCtx)

@@ -35,6 +35,7 @@ func adminRoutes(e *echo.Echo, a Admin) {
 	v1.POST("/import", handleImport(a.Ops))
 	v1.GET("/backup", handleBackup(a.Ops))
 	sourceRoutes(v1, a.Ops)
+	syncRoutes(v1, a.Ops)
 
 	// Profiles for diagnosing the ingest path (same auth as /v1).
 	dbg := e.Group("/debug/pprof", requireToken(a.Token, a.AuthFailures))

@@ -33,6 +33,12 @@ type Metrics struct {
 	// IngestInflightBytes is what they hold now.
 	Overloaded          prometheus.Counter
 	IngestInflightBytes prometheus.Gauge
+
+	// Reconcile (SPEC 7): the gaps the last run of a source found, by
+	// kind; runs by result (ok, gaps, error); when a run last succeeded.
+	ReconcileGaps        *prometheus.GaugeVec
+	ReconcileRuns        *prometheus.CounterVec
+	ReconcileLastSuccess *prometheus.GaugeVec
 }
 
 // New creates the metrics and registers them, plus a collector that reads
@@ -70,9 +76,16 @@ func New(reg prometheus.Registerer, stats func(ctx context.Context) (relay.Stats
 			Name: "tagihan_relay_ingest_inflight_bytes",
 			Help: "Bytes reserved by request bodies being read or verified now (bounded by RELAY_MAX_INFLIGHT_BYTES).",
 		}),
+		ReconcileGaps: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tagihan_relay_reconcile_gaps",
+			Help: "Gaps the last reconcile of a source left open, by kind (undelivered_by_tagihanai, missing_document)."}, []string{"source", "kind"}),
+		ReconcileRuns: counterVec("tagihan_relay_reconcile_runs_total",
+			"Reconcile runs, by source and result (ok: no gap left, gaps: some left, error: the run failed).", "source", "result"),
+		ReconcileLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tagihan_relay_reconcile_last_success_timestamp_seconds",
+			Help: "When a reconcile of the source last completed (Unix seconds), gaps or not."}, []string{"source"}),
 	}
 	reg.MustRegister(m.Received, m.IngestLatency, m.SignatureFailure, m.AuthFailures, m.CommitLatency, m.CommitBatch, m.CommitErrors,
 		m.Deliveries, m.DeliveryLatency, m.RetentionRemoved, m.Overloaded, m.IngestInflightBytes,
+		m.ReconcileGaps, m.ReconcileRuns, m.ReconcileLastSuccess,
 		&outboxCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
