@@ -61,6 +61,9 @@ func (s sourceView) Tone() string {
 type sourcePage struct {
 	sourceView
 	SinkRows []sourceSinkRow
+	// Reconcile is the source's last reconcile report (SPEC 7), nil when
+	// it has none since the relay started.
+	Reconcile *relay.ReconcileReport
 	// Notice confirms the action that redirected here.
 	Notice string
 	// Refused is the relay's message when it refused an action (the last
@@ -136,6 +139,11 @@ func (con *Console) renderSource(c echo.Context, status int, sa relay.SourceAdmi
 			row.Stats, row.HasStats = info.Stats.Sinks[s.Name]
 		}
 		page.SinkRows = append(page.SinkRows, row)
+	}
+	if con.ops.Sync != nil {
+		if rep, ok := con.ops.Sync.LastReport(info.Name); ok {
+			page.Reconcile = &rep
+		}
 	}
 	return con.render(c, status, "source", "Source "+info.Name, page)
 }
