@@ -11,7 +11,9 @@ import (
 )
 
 // fakeSync is a relay.SourceSync that only knows last reports.
-type fakeSync struct{ last map[string]relay.ReconcileReport }
+type fakeSync struct {
+	last map[string]relay.ReconcileReport
+}
 
 func (f *fakeSync) Connect(context.Context, string, relay.ConnectRequest) (relay.ConnectResult, error) {
 	return relay.ConnectResult{}, relay.Errorf(relay.EINVALID, "not in this test")
