@@ -11,32 +11,37 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/tagihan-relay/tagihan-relay/relay"
 )
 
 // DefaultBaseURL is the production API base (TAGIHANAI_API_BASE_URL's default).
 const DefaultBaseURL = "https://www.tagihanai.com/api/v1"
 
-// MaxRateLimitWait is the longest wait for a 429 that Transaction sits out
-// itself; a longer Retry-After is returned to the caller instead.
+// MaxRateLimitWait is the longest wait for a 429 (or a retried 5xx) that a
+// call sits out itself; a longer Retry-After is returned to the caller
+// instead.
 const MaxRateLimitWait = 30 * time.Second
 
 const (
-	// maxRateLimitRetries bounds the 429 retries within one call.
+	// maxRateLimitRetries bounds the 429 retries within one call, and
+	// separately the retries of 5xx and network errors.
 	maxRateLimitRetries = 3
-	// firstBackoff is the wait after a 429 without Retry-After; it doubles.
+	// firstBackoff is the wait after a 429 without Retry-After, and after a
+	// first 5xx or network error; it doubles.
 	firstBackoff = time.Second
 	// maxBodyBytes bounds what is read of an answer.
 	maxBodyBytes = 4 << 20
 )
 
-// Client reads transactions from the TagihanAI API. It is safe for
-// concurrent use.
+// Client calls the TagihanAI API: transactions and webhook subscriptions.
+// It is safe for concurrent use once configured (WithLimiter is called
+// before the first request). It never prints its API key: not in errors,
+// not in String.
 type Client struct {
 	baseURL string
 	apiKey  string
 	hc      *http.Client
+
+	limiter *Limiter
 
 	maxRetries int
 	maxWait    time.Duration
@@ -67,100 +72,45 @@ func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
 
 // Transaction returns the transaction object with the given id exactly as the
 // API sent it (the "data" of GET /transactions/:id). A 429 is retried within
-// the call, a bounded number of times and never past ctx's deadline. Errors
-// are *Error.
+// the call, a bounded number of times and never past ctx's deadline; other
+// failures (5xx, network) are returned at once, as Temporary, for the
+// caller's own schedule (a sink's outbox). Errors are *Error.
 func (c *Client) Transaction(ctx context.Context, id string) (json.RawMessage, error) {
 	op := fmt.Sprintf("get transaction %q", id)
 	if id == "" {
 		return nil, &Error{Op: op, Err: errors.New("empty transaction id")}
 	}
-	u := c.baseURL + "/transactions/" + url.PathEscape(id)
-	backoff := firstBackoff
-	for attempt := 0; ; attempt++ {
-		data, hinted, err := c.get(ctx, op, u)
-		if err == nil {
-			return data, nil
-		}
-		var e *Error
-		if !errors.As(err, &e) || e.StatusCode != http.StatusTooManyRequests || attempt >= c.maxRetries {
-			return nil, err
-		}
-		wait := e.RetryAfter
-		if !hinted {
-			wait = backoff
-			backoff *= 2
-		}
-		if wait > c.maxWait {
-			return nil, err
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
-			return nil, err
-		}
-		if c.sleep(ctx, wait) != nil {
-			return nil, err
-		}
+	code, body, err := c.do(ctx, request{op: op, scope: scopeTransactionsRead, method: http.MethodGet,
+		path: "/transactions/" + url.PathEscape(id), retry: retryRateLimit})
+	if err != nil {
+		return nil, err
 	}
+	return dataObject(op, code, body, "transaction")
 }
 
-// get does one request. hinted reports whether a 429 carried Retry-After.
-func (c *Client) get(ctx context.Context, op, u string) (data json.RawMessage, hinted bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, false, &Error{Op: op, Err: err}
+// String describes the client without its API key, so that printing one
+// (%v, %+v, a log attribute) never leaks it.
+func (c *Client) String() string {
+	key := "no API key"
+	if c.apiKey != "" {
+		key = "API key set"
 	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, false, &Error{Op: op, Temporary: true, Err: err}
-	}
-	defer resp.Body.Close()
-	body, err := relay.ReadAnswer(resp.Body, maxBodyBytes)
-	if errors.Is(err, relay.ErrAnswerTooLarge) {
-		return nil, false, &Error{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("%w: answer larger than %d bytes", ErrUnexpectedResponse, maxBodyBytes)}
-	}
-	if err != nil {
-		return nil, false, &Error{Op: op, StatusCode: resp.StatusCode, Temporary: true, Err: fmt.Errorf("read answer: %w", err)}
-	}
-
-	code := resp.StatusCode
-	retryAfter, hinted := relay.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-	fail := func(sentinel error, temporary bool) error {
-		return &Error{Op: op, StatusCode: code, RetryAfter: retryAfter, Temporary: temporary,
-			Err: withMessage(sentinel, body)}
-	}
-	switch {
-	case code >= 200 && code < 300:
-		var env struct {
-			Data json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil {
-			return nil, false, &Error{Op: op, StatusCode: code, Temporary: true, Err: fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)}
-		}
-		d := bytes.TrimSpace(env.Data)
-		if len(d) == 0 || d[0] != '{' {
-			return nil, false, &Error{Op: op, StatusCode: code, Temporary: true, Err: fmt.Errorf("%w: no transaction object in \"data\"", ErrUnexpectedResponse)}
-		}
-		return d, false, nil
-	case code == http.StatusNotFound:
-		return nil, false, fail(ErrNotFound, false)
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, false, fail(ErrUnauthorized, false)
-	case code == http.StatusTooManyRequests:
-		return nil, hinted, fail(ErrRateLimited, true)
-	case relay.RetryableStatus(code):
-		return nil, false, fail(ErrUnexpectedResponse, true)
-	default:
-		return nil, false, fail(ErrUnexpectedResponse, false)
-	}
+	return "tagihanai.Client(" + c.baseURL + ", " + key + ")"
 }
 
-// withMessage wraps sentinel with the API's error message when body has one.
-func withMessage(sentinel error, body []byte) error {
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// withMessage wraps err with the API's error message when body has one.
+// The key is cut out of the message first, should TagihanAI ever echo it.
+func withMessage(err error, body []byte, apiKey string) error {
+	if apiKey != "" {
+		body = bytes.ReplaceAll(body, []byte(apiKey), []byte("[API key]"))
+	}
 	if m := apiMessage(body); m != "" {
-		return fmt.Errorf("%w: %s", sentinel, m)
+		return fmt.Errorf("%w: %s", err, m)
 	}
-	return sentinel
+	return err
 }
 
 // apiMessage extracts a short human message from an error answer: the JSON

@@ -7,12 +7,13 @@ import (
 )
 
 var (
-	// ErrNotFound is returned when the transaction does not exist in the
-	// API key's workspace (404).
+	// ErrNotFound is returned when the transaction or webhook subscription
+	// does not exist in the API key's workspace (404).
 	ErrNotFound = errors.New("not found")
-	// ErrUnauthorized is returned when the API key is missing, invalid or
-	// lacks the transactions:read scope (401, 403).
-	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnauthorized is returned when TagihanAI refuses the API key: it is
+	// missing, unknown or revoked (401) or lacks the scope the call needs
+	// (403). The *Error's message names that scope, never the key.
+	ErrUnauthorized = errors.New("the API key is unknown, revoked or lacks the scope")
 	// ErrRateLimited is returned when the API still answers 429 after the
 	// client's bounded retries.
 	ErrRateLimited = errors.New("rate limit exceeded")
