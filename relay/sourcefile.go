@@ -40,6 +40,16 @@ type SourceTagihanAISpec struct {
 // by Source.Check. Sink keys are upper-cased, as the variables they stand
 // for.
 func (sp *SourceSpec) Source(now time.Time) (*Source, error) {
+	s, err := sp.Unchecked(now)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Check()
+}
+
+// Unchecked is Source without Check, for a caller that completes the
+// source first (apply keeps what connect manages) and checks it then.
+func (sp *SourceSpec) Unchecked(now time.Time) (*Source, error) {
 	s := &Source{Name: sp.Name, Enabled: sp.Enabled == nil || *sp.Enabled, SecretEncoding: sp.SecretEncoding,
 		Sinks: make(map[string]map[string]string, len(sp.Sinks))}
 	for _, sec := range sp.Secrets {
@@ -62,7 +72,7 @@ func (sp *SourceSpec) Source(now time.Time) (*Source, error) {
 	if t := sp.TagihanAI; t != nil {
 		s.TagihanAI = &SourceTagihanAI{APIKey: t.APIKey, APIBaseURL: t.APIBaseURL, WebhookID: t.WebhookID, PublicURL: t.PublicURL}
 	}
-	return s, s.Check()
+	return s, nil
 }
 
 // varRef is a ${NAME} reference in a value of a sources file.

@@ -66,8 +66,12 @@ type ReconcileReport struct {
 
 // Gap is one thing TagihanAI shows that the relay does not hold.
 type Gap struct {
-	Kind           string `json:"kind"`
-	TransactionID  string `json:"transaction_id,omitempty"`
+	Kind          string `json:"kind"`
+	TransactionID string `json:"transaction_id,omitempty"`
+	// EventID and EventType name the event TagihanAI gave up on
+	// (undelivered_by_tagihanai), when its log says.
+	EventID        string `json:"event_id,omitempty"`
+	EventType      string `json:"event_type,omitempty"`
 	DocumentNumber string `json:"document_number,omitempty"`
 	Status         string `json:"status,omitempty"`
 	// Sink is the sink of the source that lacks the document (its name in

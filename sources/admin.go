@@ -158,11 +158,8 @@ func (m *Manager) ApplySource(ctx context.Context, spec relay.SourceSpec) (relay
 	if spec.Name == relay.DefaultSource {
 		return relay.SourceApplied{}, relay.Errorf(relay.EINVALID, "source %q is the environment configuration and read-only: change its environment variables", spec.Name)
 	}
-	src, err := spec.Source(now)
+	src, err := spec.Unchecked(now)
 	if err != nil {
-		return relay.SourceApplied{}, err
-	}
-	if _, err := sinks.CheckSource(src); err != nil {
 		return relay.SourceApplied{}, err
 	}
 	m.mu.Lock()
@@ -172,6 +169,12 @@ func (m *Manager) ApplySource(ctx context.Context, spec relay.SourceSpec) (relay
 		return relay.SourceApplied{}, err
 	}
 	keepConnection(cur, src)
+	if err := src.Check(); err != nil {
+		return relay.SourceApplied{}, err
+	}
+	if _, err := sinks.CheckSource(src); err != nil {
+		return relay.SourceApplied{}, err
+	}
 	action := relay.PlanApply(cur, src)
 	if r := m.running[src.Name]; action == relay.ApplyUnchanged && r != nil {
 		return relay.SourceApplied{Action: action, Source: m.info(r.sealed)}, nil

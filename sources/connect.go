@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 	"github.com/tagihan-relay/tagihan-relay/relay/sealed"
 	"github.com/tagihan-relay/tagihan-relay/tagihanai"
 )
@@ -57,10 +58,9 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	if len(events) == 0 {
 		events = defaultEvents
 	}
-	for _, g := range events {
-		if !relay.ValidGlob(g) {
-			return res, relay.Errorf(relay.EINVALID, "events: %q is not a valid event type or glob", g)
-		}
+	events, err = subscribedTypes(events)
+	if err != nil {
+		return res, err
 	}
 	api := m.client(req.APIKey, req.APIBaseURL)
 	cur, err := m.openCurrent(ctx, name)
@@ -119,13 +119,20 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	if err != nil {
 		return res, apiError(name, "send the test event", err)
 	}
-	res.Test.Received, err = m.waitTestEvent(ctx, name, began)
+	// TagihanAI saw the relay answer 2xx: the event is stored, allow for
+	// another replica's view to catch up. It saw a failure: look briefly
+	// (the answer may have been slow) and report.
+	wait := m.opts.TestWait
+	if !tr.Success {
+		wait = min(wait, 2*time.Second)
+	}
+	res.Test.Received, err = m.waitTestEvent(ctx, name, began, wait)
 	if err != nil {
 		return res, err
 	}
 	if !res.Test.Received {
 		return res, relay.Errorf(relay.EUNAVAILABLE, "source %q: TagihanAI's test event did not arrive within %s (TagihanAI reported HTTP %d, success %v, %d ms, at %s): is %s reachable from the internet?",
-			name, TestWait, tr.StatusCode, tr.Success, tr.ResponseTimeMS, res.Test.At.Format(time.RFC3339), endpoint)
+			name, wait, tr.StatusCode, tr.Success, tr.ResponseTimeMS, res.Test.At.Format(time.RFC3339), endpoint)
 	}
 	for _, id := range stale {
 		if err := api.DeleteWebhook(ctx, id); err != nil && !errors.Is(err, tagihanai.ErrNotFound) {
@@ -166,6 +173,32 @@ func (m *Manager) Disconnect(ctx context.Context, name string) (string, error) {
 	return id, err
 }
 
+// subscribedTypes turns --events into what POST /webhooks takes: "*", or
+// exact event types (TagihanAI knows no globs, so "transaction.*" becomes
+// every transaction type).
+func subscribedTypes(events []string) ([]string, error) {
+	var out []string
+	for _, g := range events {
+		g = strings.TrimSpace(g)
+		if g == "*" {
+			return []string{"*"}, nil
+		}
+		if !relay.ValidGlob(g) {
+			return nil, relay.Errorf(relay.EINVALID, "events: %q is not a valid event type or glob", g)
+		}
+		n := len(out)
+		for _, t := range fixtures.Types() {
+			if relay.MatchGlob(g, t) && !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+		if len(out) == n && !slices.Contains(out, g) {
+			return nil, relay.Errorf(relay.EINVALID, "events: %q matches no TagihanAI event type (tagihan-relay send --list shows them)", g)
+		}
+	}
+	return out, nil
+}
+
 // holds reports whether src is connected to subscription id and still has
 // the signing secret that connection stored.
 func holds(src *relay.Source, id string) bool {
@@ -177,9 +210,9 @@ func holds(src *relay.Source, id string) bool {
 
 // waitTestEvent polls the store (which every replica writes) until a
 // verified test event of the source received since began is there, for up
-// to TestWait.
-func (m *Manager) waitTestEvent(ctx context.Context, name string, began time.Time) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, TestWait)
+// to wait.
+func (m *Manager) waitTestEvent(ctx context.Context, name string, began time.Time, wait time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()

@@ -77,6 +77,9 @@ type Options struct {
 	Limiter *tagihanai.Limiter
 	Log     *slog.Logger
 	Now     func() time.Time
+	// TestWait bounds how long connect waits for TagihanAI's test event
+	// (0: TestWait, 30 s).
+	TestWait time.Duration
 	// DrainGrace is how long a deleted source's record stays at least,
 	// even when its sinks look drained: another replica may have accepted
 	// a delivery for it just before it saw the delete, and its store view
@@ -96,6 +99,9 @@ func New(store Store, key func() (*sealed.Key, error), o Options) *Manager {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.TestWait <= 0 {
+		o.TestWait = TestWait
 	}
 	if o.DrainGrace == 0 {
 		o.DrainGrace = time.Minute

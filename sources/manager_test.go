@@ -211,7 +211,12 @@ func TestSources_Isolation(t *testing.T) {
 		t.Fatalf("events of beta: %+v, %v", page.Events, err)
 	}
 
-	// A replay stays in its workspace.
+	// A replay stays in its workspace (once the first delivery is recorded:
+	// a pending delivery is not replayed).
+	testkit.Eventually(t, 10*time.Second, "acme's delivery recorded", func() bool {
+		ev, err := r.st.GetEvent(ctx, "acme:evt_iso_1")
+		return err == nil && len(ev.Deliveries) == 1 && ev.Deliveries[0].State == relay.StateDelivered
+	})
 	ops := &relay.Operations{Store: r.st, Receiver: &relay.Receiver{Store: r.st}, Notify: r.disp.Notify, Sources: r.mgr, SourceRoutes: r.mgr.Routes, SourceReceiver: r.mgr.Receiver}
 	if _, err := ops.Replay(ctx, "acme:evt_iso_1", "beta/erp", "test"); !errors.Is(err, relay.ErrInvalid) || !strings.Contains(err.Error(), "workspace") {
 		t.Fatalf("replay of acme's event to beta's sink: %v, want refused", err)

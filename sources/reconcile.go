@@ -62,7 +62,7 @@ func (m *Manager) Reconcile(ctx context.Context, name string, window time.Durati
 // said.
 func (m *Manager) undelivered(ctx context.Context, api *tagihanai.Client, name, webhookID string, rep *relay.ReconcileReport) error {
 	seen := map[string]bool{}
-	for _, status := range []string{"failed", "dead_letter"} {
+	for _, status := range []string{"dead_letter", "failed"} { // a dead letter says more: TagihanAI gave up
 		err := api.WebhookDeliveries(ctx, webhookID, status, func(d tagihanai.WebhookDelivery) error {
 			if d.CreatedAt.Before(rep.Since) {
 				return nil
@@ -76,7 +76,7 @@ func (m *Manager) undelivered(ctx context.Context, api *tagihanai.Client, name, 
 				return nil
 			}
 			seen[key] = true
-			gap := relay.Gap{Kind: relay.GapUndelivered, TransactionID: d.TransactionID, Status: d.Status,
+			gap := relay.Gap{Kind: relay.GapUndelivered, TransactionID: d.TransactionID, EventID: d.EventID, EventType: d.EventType, Status: d.Status,
 				Detail: fmt.Sprintf("TagihanAI's delivery %s of %s at %s ended %s (HTTP %d, attempt %d)", d.ID, d.EventType,
 					d.CreatedAt.UTC().Format(time.RFC3339), d.Status, d.ResponseStatus, d.AttemptNumber)}
 			if d.EventID == "" {
@@ -87,12 +87,16 @@ func (m *Manager) undelivered(ctx context.Context, api *tagihanai.Client, name, 
 				rep.Gaps = append(rep.Gaps, gap)
 				return nil
 			}
-			_, err := m.opts.Events.GetEvent(ctx, relay.SourceEventID(name, d.EventID))
-			if err == nil {
-				return nil // stored after all (a later retry, or another replica)
+			stored, err := m.stored(ctx, name, d.EventID)
+			if err != nil || stored {
+				return err // stored after all (a later retry, or another replica)
 			}
-			if !errors.Is(err, relay.ErrNotFound) {
-				return err
+			if d.EventType == "transaction.sent" && d.TransactionID != "" {
+				// A lost transaction.sent that an earlier --fix backfilled
+				// is closed: its document is on its way or made.
+				if stored, err := m.stored(ctx, name, backfillID(d.TransactionID)); err != nil || stored {
+					return err
+				}
 			}
 			gap.Detail += "; the relay never stored event " + d.EventID
 			rep.Gaps = append(rep.Gaps, gap)
@@ -104,6 +108,18 @@ func (m *Manager) undelivered(ctx context.Context, api *tagihanai.Client, name, 
 	}
 	return nil
 }
+
+// stored reports whether the relay holds the source's event id.
+func (m *Manager) stored(ctx context.Context, source, id string) (bool, error) {
+	_, err := m.opts.Events.GetEvent(ctx, relay.SourceEventID(source, id))
+	if errors.Is(err, relay.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// backfillID is the id of the event reconcile queues for a transaction.
+func backfillID(txID string) string { return "reconcile:" + txID + ":sent" }
 
 // documentSinks are the source's create-once sinks that want
 // transaction.sent: the ones an invoice must have a document at.
@@ -249,7 +265,7 @@ func (m *Manager) backfill(ctx context.Context, api *tagihanai.Client, name stri
 			}
 			continue
 		}
-		body, err := json.Marshal(map[string]any{"id": "reconcile:" + txID + ":sent", "type": "transaction.sent",
+		body, err := json.Marshal(map[string]any{"id": backfillID(txID), "type": "transaction.sent",
 			"created_at": m.opts.Now().UTC().Format(time.RFC3339Nano), "reconciled": true, "data": data})
 		if err != nil {
 			return err
@@ -279,6 +295,12 @@ func (m *Manager) backfill(ctx context.Context, api *tagihanai.Client, name stri
 					sinks[i] = t.Sink
 				}
 				m.opts.Notify(sinks)
+			}
+		}
+		for i := range rep.Gaps {
+			if g := &rep.Gaps[i]; g.Kind == relay.GapUndelivered && g.TransactionID == txID && g.EventType == "transaction.sent" {
+				g.Fixed = true
+				g.Detail += "; closed by the backfill " + e.ID
 			}
 		}
 		for _, i := range gaps {
