@@ -113,7 +113,10 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	}); err != nil {
 		return res, err
 	}
-	began := m.opts.Now()
+	known, err := m.testEvents(ctx, name)
+	if err != nil {
+		return res, err
+	}
 	tr, err := api.TestWebhook(ctx, conn.WebhookID)
 	res.Test.At, res.Test.StatusCode, res.Test.Success, res.Test.ResponseMS = m.opts.Now().UTC(), tr.StatusCode, tr.Success, tr.ResponseTimeMS
 	if err != nil {
@@ -126,7 +129,7 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	if !tr.Success {
 		wait = min(wait, 2*time.Second)
 	}
-	res.Test.Received, err = m.waitTestEvent(ctx, name, began, wait)
+	res.Test.Received, err = m.waitTestEvent(ctx, name, known, wait)
 	if err != nil {
 		return res, err
 	}
@@ -208,21 +211,37 @@ func holds(src *relay.Source, id string) bool {
 	return slices.ContainsFunc(src.Secrets, func(s relay.SourceSecret) bool { return s.ID == src.TagihanAI.SecretID })
 }
 
+// testEvents returns the ids of the source's newest stored test events.
+func (m *Manager) testEvents(ctx context.Context, name string) (map[string]bool, error) {
+	page, err := m.opts.Events.ListEvents(ctx, relay.EventFilter{Source: name, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, e := range page.Events {
+		if e.Test {
+			ids[e.ID] = true
+		}
+	}
+	return ids, nil
+}
+
 // waitTestEvent polls the store (which every replica writes) until a
-// verified test event of the source received since began is there, for up
-// to wait.
-func (m *Manager) waitTestEvent(ctx context.Context, name string, began time.Time, wait time.Duration) (bool, error) {
+// verified test event of the source that was not there before (known) is,
+// for up to wait. It goes by ids, not by times, so no clock can make it
+// miss the event or take an old one.
+func (m *Manager) waitTestEvent(ctx context.Context, name string, known map[string]bool, wait time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		page, err := m.opts.Events.ListEvents(ctx, relay.EventFilter{Source: name, Since: began.Add(-time.Second), Limit: 100})
+		ids, err := m.testEvents(ctx, name)
 		if err != nil && ctx.Err() == nil {
 			return false, err
 		}
-		for _, e := range page.Events {
-			if e.Test {
+		for id := range ids {
+			if !known[id] {
 				return true, nil
 			}
 		}

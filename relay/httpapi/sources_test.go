@@ -22,6 +22,7 @@ import (
 	"github.com/tagihan-relay/tagihan-relay/sinks"
 	"github.com/tagihan-relay/tagihan-relay/sources"
 	"github.com/tagihan-relay/tagihan-relay/store"
+	"github.com/tagihan-relay/tagihan-relay/tagihanai/tagihanaitest"
 )
 
 // startSources runs a source manager over st with its own dispatcher, as
@@ -222,4 +223,50 @@ func TestSourcesAPI_Auth(t *testing.T) {
 	if r := e.do(t, req); r.Status != http.StatusUnsupportedMediaType {
 		t.Fatalf("PUT as text/plain: %s, want 415", r)
 	}
+}
+
+// TestSyncAPI: connect, reconcile, the last report and disconnect over the
+// admin API against a fake TagihanAI that really posts its test event to
+// the relay's public listener; bad input is 400 before any API call.
+func TestSyncAPI(t *testing.T) {
+	const key = "sk_live_sync_api_key_0001"
+	ta := tagihanaitest.New(t, key)
+	e := newEnv(t, envOptions{Sources: true})
+	e.Ops.Sync = e.Sources
+	call := func(method, path, body string, want int) response {
+		t.Helper()
+		r := e.sendAdmin(t, method, path, body)
+		if r.Status != want {
+			t.Fatalf("%s %s: %s, want %d", method, path, r, want)
+		}
+		if strings.Contains(string(r.Body), key) {
+			t.Fatalf("the answer holds the API key: %s", r.Body)
+		}
+		return r
+	}
+	call(http.MethodGet, "/v1/sources/acme/reconcile", "", http.StatusNotFound)
+	call(http.MethodPost, "/v1/sources/acme/connect", `{"api_key":"","public_url":"`+e.Public.URL+`"}`, http.StatusBadRequest)
+	call(http.MethodPost, "/v1/sources/acme/connect", `{"api_key":"k","public_url":"ftp://x"}`, http.StatusBadRequest)
+	if n := len(ta.Requests()); n != 0 {
+		t.Fatalf("bad input reached TagihanAI: %d calls", n)
+	}
+	res := decode[relay.ConnectResult](t, call(http.MethodPost, "/v1/sources/acme/connect",
+		`{"api_key":"`+key+`","public_url":"`+e.Public.URL+`","api_base_url":"`+ta.URL()+`"}`, http.StatusOK))
+	if !res.Test.Received || res.Subscribed != "created" {
+		t.Fatalf("connect: %+v", res)
+	}
+	call(http.MethodPost, "/v1/sources/acme/reconcile", `{"since":"soon"}`, http.StatusBadRequest)
+	rep := decode[relay.ReconcileReport](t, call(http.MethodPost, "/v1/sources/acme/reconcile", `{"since":"24h"}`, http.StatusOK))
+	if rep.Source != "acme" || rep.Until.Sub(rep.Since) != 24*time.Hour || len(rep.Gaps) != 0 {
+		t.Fatalf("reconcile: %+v", rep)
+	}
+	last := decode[relay.ReconcileReport](t, call(http.MethodGet, "/v1/sources/acme/reconcile", "", http.StatusOK))
+	if !last.Until.Equal(rep.Until) {
+		t.Fatalf("last report %+v, want the one just made", last)
+	}
+	if d := decode[httpapi.Disconnected](t, call(http.MethodPost, "/v1/sources/acme/disconnect", `{}`, http.StatusOK)); d.WebhookID != res.WebhookID {
+		t.Fatalf("disconnect: %+v", d)
+	}
+	e.Ops.Sync = nil
+	call(http.MethodPost, "/v1/sources/acme/reconcile", `{}`, http.StatusNotFound)
 }
