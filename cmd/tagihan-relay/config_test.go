@@ -56,6 +56,10 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"APNeedsSubjectOrdering", map[string]string{"RELAY_SINKS": "ap", "SINK_AP_KIND": "accountingplus", "SINK_AP_ORDERING": "none"}, "SINK_AP_ORDERING", ""},
 		{"BadOnUnknown", map[string]string{"RELAY_SINKS": "a", "SINK_A_KIND": "stdout", "SINK_A_ON_UNKNOWN": "ignore"}, "SINK_A_ON_UNKNOWN", ""},
 		{"UnknownBackend", map[string]string{"RELAY_BACKEND": "cassandra"}, "RELAY_BACKEND", ""},
+		{"BadMasterKey", map[string]string{"RELAY_MASTER_KEY": "c2hvcnQta2V5LXRoYXQtbXVzdC1ub3QtZWNobw=="}, "RELAY_MASTER_KEY", "c2hvcnQta2V5LXRoYXQtbXVzdC1ub3QtZWNobw=="},
+		{"NegativeMaxRPS", map[string]string{"RELAY_TAGIHANAI_MAX_RPS": "-1"}, "RELAY_TAGIHANAI_MAX_RPS", ""},
+		{"ReconcileTooOften", map[string]string{"RELAY_RECONCILE_INTERVAL": "10s"}, "RELAY_RECONCILE_INTERVAL", ""},
+		{"BadReconcileWindow", map[string]string{"RELAY_RECONCILE_WINDOW": "a week"}, "RELAY_RECONCILE_WINDOW", ""},
 		{"BadLookupGrace", map[string]string{"RELAY_SINKS": "tax", "SINK_TAX_KIND": "onlinepajak", "SINK_TAX_LOOKUP_GRACE": "two minutes"}, `SINK_TAX_LOOKUP_GRACE="two minutes"`, ""},
 	}
 	for _, tt := range tests {
