@@ -67,39 +67,10 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	if err != nil {
 		return res, err
 	}
-	subs, err := api.ListWebhooks(ctx)
-	if err != nil {
-		return res, apiError(name, "list webhook subscriptions", err)
-	}
-	var reuse *tagihanai.Webhook
-	var stale []string
-	for i := range subs {
-		if subs[i].URL != endpoint {
-			continue
-		}
-		if holds(cur, subs[i].ID) && reuse == nil {
-			reuse = &subs[i]
-			continue
-		}
-		stale = append(stale, subs[i].ID)
-	}
 	conn := relay.SourceTagihanAI{APIKey: req.APIKey, APIBaseURL: req.APIBaseURL, PublicURL: strings.TrimRight(req.PublicURL, "/")}
-	var newSecret string
-	if reuse != nil {
-		res.Subscribed, conn.WebhookID, conn.SecretID = "reused", reuse.ID, cur.TagihanAI.SecretID
-	} else {
-		sub, err := api.CreateWebhook(ctx, endpoint, events, "tagihan-relay source "+name)
-		if err != nil {
-			return res, apiError(name, "create the webhook subscription", err)
-		}
-		if sub.SigningSecret == "" {
-			return res, relay.Errorf(relay.EUNAVAILABLE, "source %q: TagihanAI created subscription %s without a signing_secret", name, sub.ID)
-		}
-		res.Subscribed, conn.WebhookID, newSecret = "created", sub.ID, sub.SigningSecret
-		conn.SecretID = sealed.Fingerprint(newSecret)
-		if len(stale) > 0 {
-			res.Subscribed = "replaced"
-		}
+	newSecret, stale, err := m.subscribe(ctx, api, cur, endpoint, events, &conn, &res)
+	if err != nil {
+		return res, err
 	}
 	res.WebhookID, res.SecretID = conn.WebhookID, conn.SecretID
 	// Store the connection (and the new secret) before the test: the test
@@ -146,6 +117,45 @@ func (m *Manager) Connect(ctx context.Context, name string, req relay.ConnectReq
 	m.opts.Log.Info("source connected to TagihanAI", "source", name, "webhook_id", conn.WebhookID, "subscription", res.Subscribed,
 		"replaced", res.Replaced)
 	return res, nil
+}
+
+// subscribe finds the subscription for endpoint that cur holds the secret
+// of, or creates one (its signing secret returned as newSecret); conn gets
+// its id and secret id. stale are the other subscriptions for endpoint,
+// to delete once the new one's test passed.
+func (m *Manager) subscribe(ctx context.Context, api *tagihanai.Client, cur *relay.Source, endpoint string, events []string,
+	conn *relay.SourceTagihanAI, res *relay.ConnectResult) (newSecret string, stale []string, err error) {
+	subs, err := api.ListWebhooks(ctx)
+	if err != nil {
+		return "", nil, apiError(res.Source, "list webhook subscriptions", err)
+	}
+	var reuse *tagihanai.Webhook
+	for i := range subs {
+		if subs[i].URL != endpoint {
+			continue
+		}
+		if holds(cur, subs[i].ID) && reuse == nil {
+			reuse = &subs[i]
+			continue
+		}
+		stale = append(stale, subs[i].ID)
+	}
+	if reuse != nil {
+		res.Subscribed, conn.WebhookID, conn.SecretID = "reused", reuse.ID, cur.TagihanAI.SecretID
+		return "", stale, nil
+	}
+	sub, err := api.CreateWebhook(ctx, endpoint, events, "tagihan-relay source "+res.Source)
+	if err != nil {
+		return "", nil, apiError(res.Source, "create the webhook subscription", err)
+	}
+	if sub.SigningSecret == "" {
+		return "", nil, relay.Errorf(relay.EUNAVAILABLE, "source %q: TagihanAI created subscription %s without a signing_secret", res.Source, sub.ID)
+	}
+	res.Subscribed, conn.WebhookID, conn.SecretID = "created", sub.ID, sealed.Fingerprint(sub.SigningSecret)
+	if len(stale) > 0 {
+		res.Subscribed = "replaced"
+	}
+	return sub.SigningSecret, stale, nil
 }
 
 // Disconnect deletes the source's TagihanAI subscription and forgets it
