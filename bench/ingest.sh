@@ -261,8 +261,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		bsum=$(awk -v a="$(metric "$m0" tagihan_relay_store_commit_batch_size_sum)" -v b="$(metric "$m" tagihan_relay_store_commit_batch_size_sum)" 'BEGIN { print b - a }')
 		bcnt=$(awk -v a="$(metric "$m0" tagihan_relay_store_commit_batch_size_count)" -v b="$(metric "$m" tagihan_relay_store_commit_batch_size_count)" 'BEGIN { print b - a }')
 		csum=$(awk -v a="$(metric "$m0" tagihan_relay_store_commit_duration_seconds_sum)" -v b="$(metric "$m" tagihan_relay_store_commit_duration_seconds_sum)" 'BEGIN { print b - a }')
-		accepted=$(metric "$m" 'tagihan_relay_received_total{result="accepted"}')
-		dups=$(metric "$m" 'tagihan_relay_received_total{result="duplicate"}')
+		accepted=$(metric "$m" 'tagihan_relay_received_total{result="accepted",source="default"}')
+		dups=$(metric "$m" 'tagihan_relay_received_total{result="duplicate",source="default"}')
 		batch=$(awk -v s="$bsum" -v c="$bcnt" 'BEGIN { if (c > 0) printf "%.1f", s / c; else print "-" }')
 		# writer_busy: share of the load's wall time (wrk's own duration)
 		# the single store writer spent committing.
