@@ -20,6 +20,8 @@ type eventsForm struct {
 	Q      string
 	Type   string
 	Status string
+	// Source is a source name (SPEC 6), "default" for the environment's.
+	Source string
 	Since  string
 	Until  string
 }
@@ -64,8 +66,11 @@ func boxTime(t time.Time) string {
 // filter turns the form into the store's filter, or an EINVALID error
 // naming the field.
 func (f eventsForm) filter(cursor string) (relay.EventFilter, error) {
-	ef := relay.EventFilter{Q: f.Q, Type: f.Type, Status: f.Status, Limit: pageSize, Cursor: cursor}
+	ef := relay.EventFilter{Q: f.Q, Type: f.Type, Status: f.Status, Source: f.Source, Limit: pageSize, Cursor: cursor}
 	var err error
+	if err := relay.CheckSourceFilter(f.Source); err != nil {
+		return ef, relay.Errorf(relay.EINVALID, "source: %q is not a source name", f.Source)
+	}
 	if f.Type != "" && !relay.ValidGlob(f.Type) {
 		return ef, relay.Errorf(relay.EINVALID, "type: %q is not a valid glob (for example transaction.*)", f.Type)
 	}
@@ -84,7 +89,7 @@ func (f eventsForm) filter(cursor string) (relay.EventFilter, error) {
 // query is the form as URL parameters (empty ones left out).
 func (f eventsForm) query() url.Values {
 	q := url.Values{}
-	for _, kv := range [][2]string{{"q", f.Q}, {"type", f.Type}, {"status", f.Status}, {"since", f.Since}, {"until", f.Until}} {
+	for _, kv := range [][2]string{{"q", f.Q}, {"type", f.Type}, {"status", f.Status}, {"source", f.Source}, {"since", f.Since}, {"until", f.Until}} {
 		if kv[1] != "" {
 			q.Set(kv[0], kv[1])
 		}
@@ -97,6 +102,7 @@ func (con *Console) handleEvents(c echo.Context) error {
 		Q:      strings.TrimSpace(c.QueryParam("q")),
 		Type:   strings.TrimSpace(c.QueryParam("type")),
 		Status: c.QueryParam("status"),
+		Source: strings.TrimSpace(c.QueryParam("source")),
 		Since:  strings.TrimSpace(c.QueryParam("since")),
 		Until:  strings.TrimSpace(c.QueryParam("until")),
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/fixtures"
 )
 
 // fakeSync is a relay.SourceSync that only knows last reports.
@@ -52,4 +53,32 @@ func TestConsole_SourceReconcileReport(t *testing.T) {
 	if strings.Contains(w.Body.String(), "Last reconcile") {
 		t.Fatal("a source without a report shows one")
 	}
+}
+
+// TestConsole_EventsBySource: the events page filters by source (SPEC 6)
+// and keeps the filter in its links; a bad name is a form error.
+func TestConsole_EventsBySource(t *testing.T) {
+	f := MustOpenFixture(t, testToken)
+	op := f.login("Ana")
+	envID := f.ingest("transaction.sent", fixtures.Options{EventID: "evt_env_1"})
+	acme := &relay.Receiver{Store: f.store, Source: "tagihanai/acme", SourceName: "acme"}
+	body, err := fixtures.Body("transaction.sent", fixtures.Options{EventID: "evt_acme_1", Now: f.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := acme.Receive(context.Background(), relay.Delivery{ReceivedAt: f.clock.Now(), Body: body, Headers: map[string]string{}})
+	if err != nil || rc.ID != "acme:evt_acme_1" {
+		t.Fatalf("acme delivery: %+v, %v", rc, err)
+	}
+	w := f.get(op, "/ui/events?source=acme")
+	wantStatus(t, w, http.StatusOK)
+	if !strings.Contains(w.Body.String(), "acme:evt_acme_1") || strings.Contains(w.Body.String(), envID) {
+		t.Fatalf("source=acme lists the wrong events:\n%s", w.Body.String())
+	}
+	wantBody(t, w, `name="source" value="acme"`)
+	w = f.get(op, "/ui/events?source=default")
+	if !strings.Contains(w.Body.String(), envID) || strings.Contains(w.Body.String(), "acme:evt_acme_1") {
+		t.Fatalf("source=default lists the wrong events")
+	}
+	wantStatus(t, f.get(op, "/ui/events?source=Not_A_Name"), http.StatusBadRequest)
 }
