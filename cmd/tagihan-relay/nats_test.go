@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tagihan-relay/tagihan-relay/internal/testkit"
+	"github.com/tagihan-relay/tagihan-relay/relay"
+	"github.com/tagihan-relay/tagihan-relay/relay/signature"
 )
 
 // startNATS runs an in-process NATS server with JetStream on a random port.
@@ -100,4 +105,59 @@ func TestLoadConfig_NATS(t *testing.T) {
 	if got := redactURL("nats://user:secret@h1:4222,nats://h2:4222"); strings.Contains(got, "secret") {
 		t.Errorf("redactURL left the password: %s", got)
 	}
+}
+
+// TestServe_NATSSourcesOnEveryReplica: with RELAY_BACKEND=nats a source
+// needs RELAY_MASTER_KEY (a replica's own data-dir key would not open
+// another's secrets); with it, a source PUT through replica a serves on
+// replica b without a restart, and disabling it on b stops intake on a.
+func TestServe_NATSSourcesOnEveryReplica(t *testing.T) {
+	url := startNATS(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	body := `{"secrets":["whsec_nats-replica-source-secret"],"sinks":{"log":{"KIND":"stdout"}}}`
+
+	noKey := startRelay(t, t.TempDir(), "RELAY_BACKEND=nats", "NATS_URL="+url, "NATS_PREFIX=SRCNOKEY")
+	if code := putSource(client, noKey.admin, "acme", body); code != http.StatusServiceUnavailable {
+		t.Fatalf("PUT without RELAY_MASTER_KEY on NATS: %d, want 503", code)
+	}
+	if code := getJSON(t, noKey.admin+"/v1/sources/acme", nil); code != http.StatusNotFound {
+		t.Fatalf("the refused source: GET %d, want 404 (not stored)", code)
+	}
+
+	env := []string{"RELAY_BACKEND=nats", "NATS_URL=" + url, "NATS_PREFIX=SRCKEY", "RELAY_MASTER_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'k'}, 32))}
+	a := startRelay(t, t.TempDir(), env...)
+	b := startRelay(t, t.TempDir(), env...)
+	if code := putSource(client, a.admin, "acme", body); code != http.StatusCreated {
+		t.Fatalf("PUT on a: %d", code)
+	}
+	post := func(p *relayProc, id string) int {
+		t.Helper()
+		b := fixture(t, "transaction.paid", id, "")
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req, _ := http.NewRequest(http.MethodPost, p.public+"/webhooks/tagihanai/acme", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(relay.HeaderSignature, signature.SignatureHeader([]byte("whsec_nats-replica-source-secret"), ts, b))
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	testkit.Eventually(t, 10*time.Second, "replica b to serve the source PUT on a", func() bool { return post(b, "evt_nats_src_b") == http.StatusOK })
+	if code := post(a, "evt_nats_src_a"); code != http.StatusOK {
+		t.Fatalf("replica a: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.admin+"/v1/sources/acme/disable", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("disable on b: %d", res.StatusCode)
+	}
+	testkit.Eventually(t, 10*time.Second, "replica a to stop intake", func() bool { return post(a, "evt_nats_src_off") == http.StatusNotFound })
 }
