@@ -464,3 +464,39 @@ func TestSources_AtRestAndRestart(t *testing.T) {
 		t.Fatalf("list under another key: %+v, %v; want the source with an error naming RELAY_MASTER_KEY", list, err)
 	}
 }
+
+// TestSources_DeleteGrace: a deleted source's record stays a grace period
+// (default a minute) even when its sinks look drained, since another
+// replica may have accepted a delivery for it just before it saw the
+// delete; after it, the sweep removes the record.
+func TestSources_DeleteGrace(t *testing.T) {
+	tg := newTarget(t)
+	st := testkit.OpenStoreAt(t, filepath.Join(t.TempDir(), "relay.db"), store.Options{})
+	disp := relay.NewDispatcher(st, nil, relay.DispatcherOptions{})
+	clock := testkit.NewClock(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	mgr := sources.New(st, testKey(t, 1), sources.Options{Events: st, Dispatcher: disp, Notify: disp.Notify,
+		CloudEventsSource: "tagihanai", Deps: sinks.Deps{HTTP: http.DefaultClient, Stdout: io.Discard}, Now: clock.Now})
+	if err := disp.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disp.Stop(); mgr.Close() })
+	ctx := context.Background()
+	apply(t, mgr, spec("acme", tg.URL, acmeSecret), relay.ApplyCreated)
+	if err := mgr.DeleteSource(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(59 * time.Second)
+	if err := mgr.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSource(ctx, "acme"); err != nil {
+		t.Fatalf("swept within the grace: %v", err)
+	}
+	clock.Advance(2 * time.Second)
+	if err := mgr.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSource(ctx, "acme"); !errors.Is(err, relay.ErrNotFound) {
+		t.Fatalf("after the grace: %v, want the record gone", err)
+	}
+}

@@ -371,3 +371,35 @@ func gapsOf(rep relay.ReconcileReport, kind string) []string {
 	}
 	return out
 }
+
+// TestReconcile_LogWithoutEventIDs: when TagihanAI's delivery log names no
+// event (as in the reference's example), a dead letter is still reported,
+// saying the relay cannot tell whether it stored it, while a merely failed
+// entry (TagihanAI still retries it) is not a gap.
+func TestReconcile_LogWithoutEventIDs(t *testing.T) {
+	ta := tagihanaitest.New(t, apiKey)
+	r := startSyncRelay(t)
+	conn := r.connect(t, ta, "acme")
+	ta.HideDeliveryIDs()
+	body, _ := fixtures.Body("payment.completed", fixtures.Options{EventID: "evt_noid_1"})
+	ta.GiveUp(conn.WebhookID, "payment.completed", body) // 4 failed + 1 dead letter
+	rep, err := r.mgr.Reconcile(context.Background(), "acme", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Gaps) != 1 || rep.Gaps[0].Status != "dead_letter" || !strings.Contains(rep.Gaps[0].Detail, "cannot tell") || rep.Checked.Deliveries != 5 {
+		t.Fatalf("report: %+v", rep)
+	}
+}
+
+// TestConnect_EventsMatchingNothing: an --events glob no TagihanAI type
+// matches is refused before any API call.
+func TestConnect_EventsMatchingNothing(t *testing.T) {
+	ta := tagihanaitest.New(t, apiKey)
+	r := startSyncRelay(t)
+	_, err := r.mgr.Connect(context.Background(), "acme", relay.ConnectRequest{APIKey: apiKey, PublicURL: r.public.URL, APIBaseURL: ta.URL(),
+		Events: []string{"invoice.*"}})
+	if !errors.Is(err, relay.ErrInvalid) || !strings.Contains(err.Error(), "matches no TagihanAI event type") || len(ta.Requests()) != 0 {
+		t.Fatalf("connect --events invoice.*: %v (%d API calls)", err, len(ta.Requests()))
+	}
+}
