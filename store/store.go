@@ -234,8 +234,10 @@ func (s *Store) commit(batch []*op) {
 				return errRollback
 			}
 		}
+		crashPoint("commit-in-tx")
 		return nil
 	})
+	crashPoint("committed")
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(len(batch), time.Since(start), err)
 	}
@@ -264,6 +266,18 @@ func (s *Store) commit(batch []*op) {
 		default:
 			o.done <- results[i]
 		}
+	}
+	crashPoint("answered")
+}
+
+// crashHook, when set (tests only, before Open), is called at each named
+// step of the write path (docs/WRITEPATH.md); the crash tests SIGKILL
+// their child process there.
+var crashHook func(point string)
+
+func crashPoint(p string) {
+	if h := crashHook; h != nil {
+		h(p)
 	}
 }
 

@@ -104,9 +104,10 @@ func startInProcess(t *testing.T, env ...string) (admin string, stdout *browserL
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr = &browserLog{}, &browserLog{}
 	done := make(chan error, 1)
+	dataDir := t.TempDir() // before the cleanup below, so removed after the relay stopped
 	go func() {
 		done <- run(ctx, []string{"serve"}, append([]string{
-			"RELAY_DATA_DIR=" + t.TempDir(), "RELAY_LISTEN_ADDR=127.0.0.1:0", "RELAY_ADMIN_ADDR=127.0.0.1:0",
+			"RELAY_DATA_DIR=" + dataDir, "RELAY_LISTEN_ADDR=127.0.0.1:0", "RELAY_ADMIN_ADDR=127.0.0.1:0",
 			"TAGIHANAI_WEBHOOK_SECRETS=" + testSecret, "RELAY_SHUTDOWN_TIMEOUT=5s",
 		}, env...), strings.NewReader(""), stdout, stderr)
 	}()
