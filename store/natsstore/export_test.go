@@ -11,3 +11,6 @@ func Abandon(s *Store) {
 		s.wg.Wait()
 	})
 }
+
+// SetCrashHook installs the ingest path's crash hook (crash tests' child).
+func SetCrashHook(h func(string)) { crashHook = h }

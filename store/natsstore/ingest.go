@@ -33,6 +33,7 @@ func (s *Store) Ingest(ctx context.Context, e *relay.NewEvent) (relay.IngestStat
 				return "", err
 			}
 			if created {
+				crashPoint("record-created")
 				if e.Unparsed {
 					return relay.IngestUnparsed, nil
 				}
@@ -50,6 +51,7 @@ func (s *Store) Ingest(ctx context.Context, e *relay.NewEvent) (relay.IngestStat
 		if err != nil {
 			return "", err
 		}
+		crashPoint("duplicate-counted")
 		return relay.IngestDuplicate, nil
 	}
 	return "", relay.Errorf(relay.EUNAVAILABLE, "event %s is being stored and purged concurrently, try again", e.ID)
@@ -94,6 +96,7 @@ func (s *Store) insert(ctx context.Context, e *relay.NewEvent) (bool, error) {
 		s.noteWrite(err)
 		return false, err
 	}
+	crashPoint("raw-stored")
 	buf, err := newRecord(e).encode()
 	if err != nil {
 		return false, err
@@ -265,4 +268,15 @@ func isWrongLastSeq(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// crashHook, when set (tests only, before Open), is called at each named
+// step of the ingest path (docs/WRITEPATH.md); the crash tests SIGKILL
+// their child process there.
+var crashHook func(point string)
+
+func crashPoint(p string) {
+	if h := crashHook; h != nil {
+		h(p)
+	}
 }
