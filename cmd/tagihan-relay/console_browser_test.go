@@ -117,43 +117,9 @@ func TestConsole_Browser(t *testing.T) {
 	api.waitState(t, invoice, "ap", relay.StateNeedsReview)
 
 	// The browser.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browserChromium),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	b, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// Collect what the page logs: a CSP violation or a script error is one.
-	consoleCtx, stopConsole := context.WithCancel(b)
-	var problems []string
-	var consoleDone sync.WaitGroup
-	if err := chromedp.Do(b, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	messages := chromedp.Console(consoleCtx)
-	consoleDone.Add(1)
-	go func() {
-		defer consoleDone.Done()
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				problems = append(problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
-			}
-		}
-	}()
+	h, stopBrowser := startHeadless(ctx, t)
+	defer stopBrowser()
+	b := h.ctx
 
 	ui := "http://" + admin
 	shots := newBrowserShots(t)
@@ -298,10 +264,72 @@ func TestConsole_Browser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token")),
 	)
 
-	stopConsole()
-	consoleDone.Wait()
-	if len(problems) > 0 {
-		t.Errorf("the browser reported problems:\n%s", strings.Join(problems, "\n"))
+	h.checkConsole(t)
+}
+
+// headless is a headless Chromium whose pages' console is watched.
+type headless struct {
+	ctx         context.Context // the browser tab
+	stopConsole func()
+	consoleDone sync.WaitGroup
+	problems    []string // what the pages logged as errors or warnings
+}
+
+// startHeadless starts headless Chromium (the tests' fixed flags, a fresh
+// profile) and collects what its pages log: a CSP violation or a script
+// error is one. The caller defers stop.
+func startHeadless(ctx context.Context, t *testing.T) (h *headless, stop func()) {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(browserChromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	b, cancelBrowser := chromedp.NewContext(allocCtx)
+	stop = func() {
+		cancelBrowser()
+		cancelAlloc()
+	}
+	h = &headless{ctx: b}
+	consoleCtx, stopConsole := context.WithCancel(b)
+	h.stopConsole = stopConsole
+	if err := chromedp.Do(b, chromedp.EmulateViewport(1280, 900)); err != nil {
+		stop()
+		t.Fatalf("start Chromium: %v", err)
+	}
+	messages := chromedp.Console(consoleCtx)
+	h.consoleDone.Add(1)
+	go func() {
+		defer h.consoleDone.Done()
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
+				h.problems = append(h.problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
+			}
+		}
+	}()
+	return h, stop
+}
+
+// checkConsole stops watching the console and fails the test with what
+// the pages reported.
+func (h *headless) checkConsole(t *testing.T) {
+	t.Helper()
+	h.stopConsole()
+	h.consoleDone.Wait()
+	if len(h.problems) > 0 {
+		t.Errorf("the browser reported problems:\n%s", strings.Join(h.problems, "\n"))
 	}
 }
 

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,43 +80,9 @@ func TestConsole_SourcesBrowser(t *testing.T) {
 	}
 
 	// The browser.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browserChromium),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	b, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// Collect what the page logs: a CSP violation or a script error is one.
-	consoleCtx, stopConsole := context.WithCancel(b)
-	var problems []string
-	var consoleDone sync.WaitGroup
-	if err := chromedp.Do(b, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	messages := chromedp.Console(consoleCtx)
-	consoleDone.Add(1)
-	go func() {
-		defer consoleDone.Done()
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				problems = append(problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
-			}
-		}
-	}()
+	h, stopBrowser := startHeadless(ctx, t)
+	defer stopBrowser()
+	b := h.ctx
 
 	ui := "http://" + admin
 	shots := newBrowserShots(t)
@@ -237,11 +201,7 @@ func TestConsole_SourcesBrowser(t *testing.T) {
 	)
 	wantText(acmeRow, "disabled", "2: ")
 
-	stopConsole()
-	consoleDone.Wait()
-	if len(problems) > 0 {
-		t.Errorf("the browser reported problems:\n%s", strings.Join(problems, "\n"))
-	}
+	h.checkConsole(t)
 }
 
 // sourceCall sends a JSON request to the admin API and returns the status
