@@ -1,11 +1,8 @@
 package store
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/tagihan-relay/tagihan-relay/store/storetest"
@@ -25,10 +22,8 @@ var crashPoints = []struct {
 	{"answered", 40},
 }
 
-const (
-	crashChildEnv = "STORE_CRASH_CHILD" // the child's database path
-	crashAtEnv    = "STORE_CRASH_AT"    // point:nth
-)
+// crashChildEnv is the child's database path.
+const crashChildEnv = "STORE_CRASH_CHILD"
 
 // TestCrashPoints kills a child process (SIGKILL, from inside, at the
 // exact step) while it ingests (storetest.CrashWorkload), then opens the
@@ -40,8 +35,7 @@ func TestCrashPoints(t *testing.T) {
 	for _, cp := range crashPoints {
 		t.Run(cp.point, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "relay.db")
-			acks := storetest.RunCrashChild(t, "TestCrashChild",
-				crashChildEnv+"="+path, fmt.Sprintf("%s=%s:%d", crashAtEnv, cp.point, cp.nth))
+			acks := storetest.RunCrashChild(t, "TestCrashChild", cp.point, cp.nth, crashChildEnv+"="+path)
 			s := mustOpenAt(t, path)
 			storetest.CheckAfterCrash(t, s, acks)
 			n := len(storetest.StoredEvents(t, s))
@@ -72,9 +66,11 @@ func TestCrashChild(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestCrashPoints")
 	}
-	point, nth, _ := strings.Cut(os.Getenv(crashAtEnv), ":")
-	n, _ := strconv.Atoi(nth)
-	crashHook = storetest.CrashHook(point, n)
+	hook, ok := storetest.ChildCrashHook()
+	if !ok {
+		t.Fatal("no crash point given")
+	}
+	crashHook = hook
 	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)

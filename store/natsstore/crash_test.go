@@ -2,9 +2,7 @@ package natsstore_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +25,8 @@ var crashPoints = []struct {
 	{"duplicate-counted", 20},
 }
 
-const (
-	crashChildEnv = "NATSSTORE_CRASH_CHILD" // url prefix
-	crashAtEnv    = "NATSSTORE_CRASH_AT"    // point:nth
-)
+// crashChildEnv is the child's server URL and prefix, space-separated.
+const crashChildEnv = "NATSSTORE_CRASH_CHILD"
 
 // TestCrashPoints kills a child process (SIGKILL, from inside, at the
 // exact step) while it ingests through this test's NATS server
@@ -44,8 +40,7 @@ func TestCrashPoints(t *testing.T) {
 		t.Run(cp.point, func(t *testing.T) {
 			url := shared.ClientURL()
 			prefix := freshPrefix(t, url)
-			acks := storetest.RunCrashChild(t, "TestCrashChild",
-				crashChildEnv+"="+url+" "+prefix, fmt.Sprintf("%s=%s:%d", crashAtEnv, cp.point, cp.nth))
+			acks := storetest.RunCrashChild(t, "TestCrashChild", cp.point, cp.nth, crashChildEnv+"="+url+" "+prefix)
 			s := MustOpenStore(t, natsstore.Options{URLs: url, Prefix: prefix, Name: "restarted"})
 			storetest.CheckAfterCrash(t, s, acks)
 		})
@@ -58,9 +53,11 @@ func TestCrashChild(t *testing.T) {
 	if !ok {
 		t.Skip("run by TestCrashPoints")
 	}
-	point, nth, _ := strings.Cut(os.Getenv(crashAtEnv), ":")
-	n, _ := strconv.Atoi(nth)
-	natsstore.SetCrashHook(storetest.CrashHook(point, n))
+	hook, ok := storetest.ChildCrashHook()
+	if !ok {
+		t.Fatal("no crash point given")
+	}
+	natsstore.SetCrashHook(hook)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := natsstore.Open(ctx, natsstore.Options{URLs: url, Prefix: prefix, Name: "child"})

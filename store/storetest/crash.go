@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,15 @@ func CrashEvent(w, i int) *relay.NewEvent {
 	return e
 }
 
+// crashIndex is the worker and index of a CrashEvent's id.
+func crashIndex(t *testing.T, id string) (w, i int) {
+	t.Helper()
+	if _, err := fmt.Sscanf(id, "evt_%d_%d", &w, &i); err != nil {
+		t.Fatalf("not a crash event id %q: %v", id, err)
+	}
+	return w, i
+}
+
 // CrashWorkload is the child's part: eight goroutines ingest CrashEvents
 // into s, every fifth one twice, printing each answer on stdout, until the
 // hook kills the process. It fails t if it ever finishes.
@@ -94,13 +104,30 @@ func CrashWorkload(t *testing.T, s relay.Store) {
 	t.Error("crash point never reached")
 }
 
+// crashAtEnv tells RunCrashChild's child where to die: "point:nth".
+const crashAtEnv = "STORETEST_CRASH_AT"
+
+// ChildCrashHook is the child's CrashHook, from what RunCrashChild set;
+// ok is false outside a crash test's child.
+func ChildCrashHook() (hook func(string), ok bool) {
+	point, nth, ok := strings.Cut(os.Getenv(crashAtEnv), ":")
+	if !ok {
+		return nil, false
+	}
+	n, err := strconv.Atoi(nth)
+	if err != nil {
+		return nil, false
+	}
+	return CrashHook(point, n), true
+}
+
 // RunCrashChild re-runs this test binary's test named child with env
-// added, reads the answers it printed, and checks that it died by
-// SIGKILL at its crash point.
-func RunCrashChild(t *testing.T, child string, env ...string) []CrashAck {
+// added, to die the nth time it reaches point (ChildCrashHook), reads the
+// answers it printed, and checks that it died by SIGKILL there.
+func RunCrashChild(t *testing.T, child, point string, nth int, env ...string) []CrashAck {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("%s=%s:%d", crashAtEnv, point, nth))...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +151,7 @@ func RunCrashChild(t *testing.T, child string, env ...string) []CrashAck {
 	err = cmd.Wait()
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !reached || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child %v did not die by SIGKILL at its crash point (reached %v): %v", env, reached, err)
+		t.Fatalf("child did not die by SIGKILL at %s #%d (reached %v): %v", point, nth, reached, err)
 	}
 	if len(acks) == 0 {
 		t.Fatal("child acknowledged nothing before the crash")
@@ -217,11 +244,7 @@ func CheckAfterCrash(t *testing.T, s relay.Store, acks []CrashAck) {
 		if a.Status != relay.IngestAccepted {
 			continue
 		}
-		var w, i int
-		if _, err := fmt.Sscanf(a.ID, "evt_%d_%d", &w, &i); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Ingest(ctx, CrashEvent(w, i)); err != nil || got != relay.IngestDuplicate {
+		if got, err := s.Ingest(ctx, CrashEvent(crashIndex(t, a.ID))); err != nil || got != relay.IngestDuplicate {
 			t.Errorf("Ingest(%s) after the crash = %q, %v; want duplicate", a.ID, got, err)
 		}
 	}
@@ -236,10 +259,7 @@ func resendInFlight(t *testing.T, s relay.Store, acks []CrashAck) {
 	ctx := context.Background()
 	last := map[int]int{}
 	for _, a := range acks {
-		var w, i int
-		if _, err := fmt.Sscanf(a.ID, "evt_%d_%d", &w, &i); err != nil {
-			t.Fatal(err)
-		}
+		w, i := crashIndex(t, a.ID)
 		last[w] = max(last[w], i)
 	}
 	for w, i := range last {
