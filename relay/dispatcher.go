@@ -282,23 +282,64 @@ func (d *Dispatcher) Stop() {
 	})
 }
 
+// Prefetch depth: how many claims a sink keeps ready beyond its workers.
+// A claim costs a commit of the single writer, which under ingest load
+// takes milliseconds, so a sink that claims only a few entries per commit
+// cannot keep pace with ingest (docs/WRITEPATH.md, "Delivery keeping
+// pace"). A sink whose unknown outcomes are simply retried (file, stdout,
+// http) keeps up to prefetchPerWorker×CONCURRENCY claims ready; a sink
+// that looks up an unknown outcome before retrying (OnlinePajak) keeps
+// CONCURRENCY, since each claim a crash leaves behind costs it a look-up;
+// a sink that sends unknown outcomes to review keeps none, since a claim
+// never sent would land in needs_review after a crash.
+//
+// The claims waiting for a worker hold their bodies in memory: once they
+// hold prefetchBytes, the claimer claims nothing more until workers have
+// taken some, so a sink holds at most about prefetchBytes plus one claim
+// batch (which never exceeds the free slots).
+const (
+	prefetchPerWorker = 8
+	prefetchBytes     = 8 << 20
+)
+
+func prefetchDepth(s *SinkSpec) int {
+	switch {
+	case s.ReviewUnknown && !s.ChecksUnknown:
+		return 0
+	case s.ChecksUnknown:
+		return s.Concurrency
+	default:
+		return prefetchPerWorker * s.Concurrency
+	}
+}
+
+// claimLimit is how many due entries the claimer asks for with idle free
+// slots while the claims waiting for a worker hold queued bytes: none once
+// they hold prefetchBytes (the workers taking them frees slots and wakes
+// the claimer again).
+func claimLimit(idle int, queued int64) int {
+	if queued >= prefetchBytes {
+		return 0
+	}
+	return idle
+}
+
+// claimBytes is what a claim holds in memory until it is sent.
+func claimBytes(c *Claim) int64 {
+	return int64(len(c.Delivery.Body) + len(c.Event))
+}
+
 // runSink is one sink's claimer: it claims as many due entries as it has
-// free workers (plus a prefetch) and sleeps until a wake-up, a worker coming
-// free or the next due time (on the dispatcher's clock).
+// free workers (plus a prefetch, prefetchDepth) and sleeps until a
+// wake-up, a worker coming free or the next due time (on the dispatcher's
+// clock).
 func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struct{}) {
 	defer d.wg.Done()
-	// Prefetch: a sink whose unknown outcomes are simply retried keeps up
-	// to CONCURRENCY claims ready, so a worker that comes free does not wait
-	// for the next claim's commit. A sink that sends unknown outcomes to
-	// review claims only for idle workers: a claim that was never sent
-	// would otherwise land in needs_review after a crash.
-	prefetch := s.Concurrency
-	if s.ReviewUnknown && !s.ChecksUnknown {
-		prefetch = 0
-	}
+	prefetch := prefetchDepth(s)
 	work := make(chan Claim, prefetch)
 	free := make(chan struct{}, s.Concurrency+prefetch)
-	spawn, stop := d.startWorkers(s, work, free)
+	var queued atomic.Int64 // bytes of the claims in work
+	spawn, stop := d.startWorkers(s, work, free, &queued)
 	defer stop()
 	idle := s.Concurrency + prefetch
 	backoff := time.Duration(0)
@@ -315,8 +356,8 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 		}
 		var next time.Time
 		now := d.clock.Now()
-		if idle > 0 {
-			claims, n, err := d.store.ClaimDue(ctx, s.Name, now, idle)
+		if limit := claimLimit(idle, queued.Load()); limit > 0 {
+			claims, n, err := d.store.ClaimDue(ctx, s.Name, now, limit)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -330,6 +371,7 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 				for _, c := range claims {
 					idle--
 					spawn()
+					queued.Add(claimBytes(&c))
 					work <- c
 				}
 				if len(claims) > 0 && idle > 0 && !n.IsZero() && !n.After(now) {
@@ -360,18 +402,19 @@ func (d *Dispatcher) runSink(ctx context.Context, s *SinkSpec, wake <-chan struc
 // than Concurrency run — so a relay with thousands of idle sinks (sources)
 // holds no idle workers. The returned stop closes work and waits for the
 // workers and for the records of their attempts.
-func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- struct{}) (spawn, stop func()) {
+func (d *Dispatcher) startWorkers(s *SinkSpec, work chan Claim, free chan<- struct{}, queued *atomic.Int64) (spawn, stop func()) {
 	// A worker hands its attempt to be recorded and takes the next claim
 	// at once: the records of several workers then share one commit
 	// instead of each worker waiting for its own fsync. recording bounds
 	// how many attempts may wait to be recorded.
-	recording := make(chan struct{}, 4*s.Concurrency)
+	recording := make(chan struct{}, max(4*s.Concurrency, 2*(s.Concurrency+prefetchDepth(s))))
 	var records sync.WaitGroup
 	var workers sync.WaitGroup
 	started := 0
 	worker := func() {
 		defer workers.Done()
 		for c := range work {
+			queued.Add(-claimBytes(&c))
 			a, t := d.deliver(s, c)
 			recording <- struct{}{}
 			records.Add(1)

@@ -838,3 +838,77 @@ func TestDispatcher_ChecksUnknown(t *testing.T) {
 		}
 	})
 }
+
+// TestDispatcher_Prefetch: a sink whose workers are busy keeps claims
+// ready for them (in_flight on disk): prefetchPerWorker per worker at a
+// sink that simply retries an unknown outcome, one per worker at a sink
+// that looks one up first, none at a sink that reviews it. Released, every
+// event is delivered once.
+func TestDispatcher_Prefetch(t *testing.T) {
+	const events, workers = 30, 2
+	cases := []struct {
+		name         string
+		checks, rev  bool
+		wantInFlight int64
+	}{
+		{"retried", false, false, workers + workers*8},
+		{"checks_unknown", true, false, workers + workers},
+		{"review", false, true, workers},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var mu sync.Mutex
+			sent := map[string]int{}
+			sink := &fakeSink{DeliverFn: func(ctx context.Context, o *relay.Outbound) relay.Result {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return relay.Transient(0, 0, ctx.Err().Error())
+				}
+				mu.Lock()
+				sent[o.EventID]++
+				mu.Unlock()
+				return relay.Delivered(200, nil)
+			}}
+			sp := spec(t, "erp", sink, "10ms")
+			sp.Concurrency, sp.ChecksUnknown, sp.ReviewUnknown = workers, c.checks, c.rev
+			h := newHarness(t, sp)
+			var once sync.Once
+			t.Cleanup(func() { once.Do(func() { close(release) }) })
+			for i := range events {
+				h.ingest(t, "transaction.sent", eventOpts(fmt.Sprintf("evt_pre_%02d", i), ""))
+			}
+			if err := h.disp.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			inFlight := func() int64 {
+				st, err := h.store.Stats(context.Background(), time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st.Sinks["erp"].InFlight
+			}
+			testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d claimed", c.wantInFlight), func() bool {
+				return inFlight() >= c.wantInFlight
+			})
+			if got := inFlight(); got != c.wantInFlight {
+				t.Errorf("in flight with both workers busy = %d, want %d", got, c.wantInFlight)
+			}
+			once.Do(func() { close(release) })
+			for i := range events {
+				h.waitState(t, 10*time.Second, fmt.Sprintf("evt_pre_%02d", i), "erp", relay.StateDelivered)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for id, n := range sent {
+				if n != 1 {
+					t.Errorf("%s sent %d times", id, n)
+				}
+			}
+			if len(sent) != events {
+				t.Errorf("%d events sent, want %d", len(sent), events)
+			}
+		})
+	}
+}
