@@ -198,23 +198,46 @@ func getDelivery(tx *bolt.Tx, id, sink string) (*deliveryRecord, error) {
 // putDelivery writes a delivery record into its event, keeping the status
 // counts right.
 func putDelivery(tx *bolt.Tx, id string, r *deliveryRecord) error {
-	m, err := getMeta(tx, id)
+	e, err := loadEvent(tx, id)
 	if err != nil {
 		return err
 	}
-	if m == nil {
+	if e == nil {
 		return fmt.Errorf("store: event %s missing", id)
 	}
-	oldStatus := m.status()
-	if m.Deliveries == nil {
-		m.Deliveries = map[string]*deliveryRecord{}
+	if e.meta.Deliveries == nil {
+		e.meta.Deliveries = map[string]*deliveryRecord{}
 	}
-	before := m.searchTexts()
-	m.Deliveries[r.Sink] = r
-	if err := updateSearch(tx, id, before, m.searchTexts()); err != nil {
+	e.meta.Deliveries[r.Sink] = r
+	return e.save(tx, id)
+}
+
+// loadedEvent is an event record decoded for a change, with its status and
+// search texts as stored: save writes it back keeping the counts and the
+// search index right, without decoding it again (a decode is most of a
+// Finish's cost).
+type loadedEvent struct {
+	meta   *eventMeta
+	status string
+	texts  map[string]bool
+}
+
+// loadEvent decodes event id's record (nil when there is none).
+func loadEvent(tx *bolt.Tx, id string) (*loadedEvent, error) {
+	m, err := getMeta(tx, id)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	return &loadedEvent{meta: m, status: m.status(), texts: m.searchTexts()}, nil
+}
+
+// save writes the changed record back: its search keys moved from the
+// texts it had when loaded, and the status counts.
+func (e *loadedEvent) save(tx *bolt.Tx, id string) error {
+	if err := updateSearch(tx, id, e.texts, e.meta.searchTexts()); err != nil {
 		return err
 	}
-	return putMeta(tx, id, oldStatus, m)
+	return putMeta(tx, id, e.status, e.meta)
 }
 
 // searchTexts returns every text the search bucket holds for the event:

@@ -140,9 +140,15 @@ func moveCount(sb *bolt.Bucket, from, to string) {
 // Finish records an attempt of a claimed entry and moves it to t.State.
 func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attempt, t relay.Transition) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		r, err := getDelivery(tx, eventID, sink)
+		// Decoded once and written once: r is the record inside e, which
+		// index never writes (it writes only other events' records).
+		e, err := loadEvent(tx, eventID)
 		if err != nil {
 			return err
+		}
+		var r *deliveryRecord
+		if e != nil {
+			r = e.meta.Deliveries[sink]
 		}
 		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
 		if r == nil || sb == nil || sb.Bucket(subInflight).Get([]byte(eventID)) == nil {
@@ -158,7 +164,10 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err := countAttempt(sb, a); err != nil {
 			return err
 		}
-		return apply(tx, sb, eventID, r, ch)
+		if err := index(tx, sb, eventID, r, ch); err != nil {
+			return err
+		}
+		return e.save(tx, eventID)
 	})
 }
 

@@ -82,9 +82,13 @@ func releaseNext(tx *bolt.Tx, sb *bolt.Bucket, subject, sink, self string, now t
 		if err := waiting.Delete(append([]byte(nil), k...)); err != nil {
 			return err
 		}
-		r, err := getDelivery(tx, id, sink)
+		e, err := loadEvent(tx, id)
 		if err != nil {
 			return err
+		}
+		var r *deliveryRecord
+		if e != nil {
+			r = e.meta.Deliveries[sink]
 		}
 		if id == self || r == nil || r.State != relay.StatePending || r.DueKey != nil || r.OrderKey != subject || r.Seq != seq {
 			continue
@@ -95,7 +99,7 @@ func releaseNext(tx *bolt.Tx, sb *bolt.Bucket, subject, sink, self string, now t
 		if err := schedule(sb, id, r, now); err != nil {
 			return err
 		}
-		return putDelivery(tx, id, r)
+		return e.save(tx, id)
 	}
 }
 
