@@ -231,6 +231,15 @@ func loadEvent(tx *bolt.Tx, id string) (*loadedEvent, error) {
 	return &loadedEvent{meta: m, status: m.status(), texts: m.searchTexts()}, nil
 }
 
+// delivery returns the event's delivery record at sink, which save writes
+// back with the event (nil when the event or the delivery is missing).
+func (e *loadedEvent) delivery(sink string) *deliveryRecord {
+	if e == nil {
+		return nil
+	}
+	return e.meta.Deliveries[sink]
+}
+
 // save writes the changed record back: its search keys moved from the
 // texts it had when loaded, and the status counts.
 func (e *loadedEvent) save(tx *bolt.Tx, id string) error {

@@ -146,10 +146,7 @@ func (s *Store) Finish(ctx context.Context, sink, eventID string, a relay.Attemp
 		if err != nil {
 			return err
 		}
-		var r *deliveryRecord
-		if e != nil {
-			r = e.meta.Deliveries[sink]
-		}
+		r := e.delivery(sink)
 		sb := tx.Bucket(bktOutbox).Bucket([]byte(sink))
 		if r == nil || sb == nil || sb.Bucket(subInflight).Get([]byte(eventID)) == nil {
 			return relay.Errorf(relay.ECONFLICT, "delivery %s to %s is not in flight", eventID, sink)

@@ -86,10 +86,7 @@ func releaseNext(tx *bolt.Tx, sb *bolt.Bucket, subject, sink, self string, now t
 		if err != nil {
 			return err
 		}
-		var r *deliveryRecord
-		if e != nil {
-			r = e.meta.Deliveries[sink]
-		}
+		r := e.delivery(sink)
 		if id == self || r == nil || r.State != relay.StatePending || r.DueKey != nil || r.OrderKey != subject || r.Seq != seq {
 			continue
 		}
